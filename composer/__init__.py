@@ -1,0 +1,73 @@
+"""The breach and incident notice composer."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from composer.config import Defaults
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, data files, extensions, blueprints and commands.
+
+    Configuration comes from ``Defaults``, then ``COMPOSER_*`` environment variables, then
+    ``config``. Refuses to start (``DataFileError``) if a checklist data file is invalid.
+    """
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_relative_config=True,
+    )
+    app.config.from_object(Defaults)
+    app.config.from_prefixed_env("COMPOSER")
+    if config:
+        app.config.update(config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        db_file = Path(app.instance_path) / "composer.sqlite3"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_file}"
+    if int(app.config.get("PROXY_FIX_X_FOR", 0)):
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1
+        )
+
+    from composer import cli, extensions, web
+    from composer.checklist import load_catalogue
+
+    checklists_dir = Path(app.config["CHECKLISTS_DIR"] or PROJECT_ROOT / "checklists")
+    app.extensions["composer.catalogue"] = load_catalogue(checklists_dir)
+    app.extensions["composer.password_hasher"] = PasswordHasher(
+        time_cost=int(app.config["PASSWORD_HASH_TIME_COST"]),
+        memory_cost=int(app.config["PASSWORD_HASH_MEMORY_KIB"]),
+        parallelism=int(app.config["PASSWORD_HASH_PARALLELISM"]),
+    )
+    extensions.init_app(app)
+    web.register(app)
+    cli.register(app)
+    return app
+
+
+def _instance_secret(path: Path) -> str:
+    """A per-installation secret key, made once and kept readable by the owner only."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key

@@ -1,0 +1,48 @@
+"""Configuration defaults.
+
+Every setting can be overridden from the environment with the ``COMPOSER_`` prefix
+(``COMPOSER_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://...``), Flask's documented
+``from_prefixed_env`` pattern, and by the mapping passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+
+class Defaults:
+    """Embedded defaults: SQLite under ``instance/``, safe cookies, Argon2id."""
+
+    #: Filled in by ``create_app`` from ``instance/secret_key`` when not configured.
+    SECRET_KEY: str | None = None
+    #: Filled in by ``create_app`` with a SQLite file under the instance folder when unset.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    #: Requests larger than this are refused with 413 before any parsing.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+    #: Argon2id cost. Defaults follow argon2-cffi's RFC 9106 "low memory" profile.
+    PASSWORD_HASH_TIME_COST = 3
+    PASSWORD_HASH_MEMORY_KIB = 65536
+    PASSWORD_HASH_PARALLELISM = 4
+
+    #: Sign-in throttling: failures allowed per account and per client address in the window.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 30
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+
+    #: Where checklist, taxonomy and place data live (relative paths are from the project root).
+    CHECKLISTS_DIR: str | None = None
+    #: Timezone used to show times when a user has not chosen one.
+    DEFAULT_TIMEZONE = "Europe/London"

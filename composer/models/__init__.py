@@ -1,0 +1,20 @@
+"""SQLAlchemy 2.0 typed models. Importable without Flask."""
+
+from composer.models.audit import AuditEvent, AuditHead
+from composer.models.base import Base, UTCDateTime, utcnow
+from composer.models.incident import Answer, Incident
+from composer.models.user import LoginAttempt, Role, User, UserRole
+
+__all__ = [
+    "Answer",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Incident",
+    "LoginAttempt",
+    "Role",
+    "UTCDateTime",
+    "User",
+    "UserRole",
+    "utcnow",
+]

@@ -1,0 +1,3 @@
+from composer import create_app
+
+app = create_app()
