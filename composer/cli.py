@@ -1,0 +1,136 @@
+"""``flask --app composer ...`` commands: accounts, facts, and the audit chain."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+from argon2 import PasswordHasher
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from composer import accounts, audit, incidents
+from composer.extensions import db
+from composer.models import Incident, Role, User
+
+DEMO_ACCOUNTS = [
+    ("author@example.com", "Demo Author", [Role.AUTHOR]),
+    ("approver@example.com", "Demo Approver", [Role.APPROVER]),
+    ("admin@example.com", "Demo Admin", [Role.ADMIN]),
+]
+
+audit_cli = AppGroup("audit", help="Inspect the audit log.")
+
+
+def _hasher() -> PasswordHasher:
+    return current_app.extensions["composer.password_hasher"]  # type: ignore[no-any-return]
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", "display_name", default="", help="Name shown in the app.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="Repeat for several roles.",
+)
+@click.option(
+    "--generate-password",
+    is_flag=True,
+    help="Make a strong password and print it once, instead of asking for one.",
+)
+def create_user_command(
+    email: str, display_name: str, roles: tuple[str, ...], generate_password: bool
+) -> None:
+    """Create a staff account with the given roles."""
+    if generate_password:
+        password = accounts.generate_password()
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(
+            db.session(),
+            _hasher(),
+            email=email,
+            display_name=display_name,
+            password=password,
+            roles=[Role(r) for r in roles],
+            created_by=None,
+            actor_label="cli",
+        )
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Created {user.email} with roles: {', '.join(sorted(roles))}.")
+    if generate_password:
+        click.echo(f"Password (shown once): {password}")
+
+
+@click.command("demo-accounts")
+def demo_accounts_command() -> None:
+    """Create one demo account per role on an empty database and print their passwords once."""
+    if db.session.scalar(db.select(User.id).limit(1)) is not None:
+        click.echo(
+            "Accounts already exist, so no demo accounts were made (their passwords were "
+            "printed when they were created). Add one with: flask --app composer create-user"
+        )
+        return
+    rows = []
+    for email, name, roles in DEMO_ACCOUNTS:
+        password = accounts.generate_password()
+        accounts.create_user(
+            db.session(),
+            _hasher(),
+            email=email,
+            display_name=name,
+            password=password,
+            roles=roles,
+            created_by=None,
+            actor_label="cli",
+        )
+        rows.append((email, password, ", ".join(r.value for r in roles)))
+    db.session.commit()
+    click.echo("Demo accounts (these passwords are shown only this once):")
+    for email, password, roles_text in rows:
+        click.echo(f"  {email:<24} {password:<24} {roles_text}")
+
+
+@click.command("facts")
+@click.argument("incident_id", type=int)
+def facts_command(incident_id: int) -> None:
+    """Print an incident's facts as JSON (schema: docs/facts.md)."""
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        raise click.ClickException(f"There is no incident number {incident_id}.")
+    today = datetime.now(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
+    document = incidents.facts_document(
+        current_app.extensions["composer.catalogue"], incident, today=today
+    )
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check the audit log's hash chain; exit 1 and name each break if it was tampered with."""
+    report = audit.verify(db.session())
+    if report.ok:
+        click.echo(f"Audit chain intact: {report.events} events.")
+        return
+    click.echo(f"Audit chain BROKEN ({report.events} events checked):", err=True)
+    for problem in report.problems:
+        click.echo(f"  - {problem}", err=True)
+    sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(demo_accounts_command)
+    app.cli.add_command(facts_command)
+    app.cli.add_command(audit_cli)

@@ -1,0 +1,99 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from composer import accounts, audit
+from composer.extensions import db
+from composer.models import utcnow
+from composer.web import password_hasher
+from composer.web.access import signed_in
+
+bp = Blueprint("auth", __name__)
+
+
+def _throttle() -> accounts.Throttle:
+    cfg = current_app.config
+    return accounts.Throttle(
+        max_per_account=int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
+        max_per_address=int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+        window=cfg["LOGIN_FAILURE_WINDOW"],
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: "/incidents/3", never "//evil.example" or "https://...".
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("incidents.index")
+
+
+@bp.get("/")
+def home() -> Response:
+    return redirect(url_for("incidents.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int] | str:
+    if current_user.is_authenticated:
+        return redirect(url_for("incidents.index"))
+    email = request.form.get("email", "")
+    if request.method == "GET":
+        return render_template("auth/login.html", email=email, next=request.args.get("next", ""))
+    try:
+        user = accounts.authenticate(
+            db.session(),
+            password_hasher(),
+            _throttle(),
+            email=email,
+            password=request.form.get("password", ""),
+            address=request.remote_addr or "unknown",
+            now=utcnow(),
+        )
+    except accounts.TooManyAttempts as exc:
+        db.session.commit()
+        seconds = int(exc.retry_after.total_seconds())
+        body = render_template("auth/login.html", email=email, error=str(exc), next="")
+        return body, 429, {"Retry-After": str(seconds)}  # type: ignore[return-value]
+    if user is None:
+        db.session.commit()
+        error = "That email and password do not match an active account."
+        return render_template(
+            "auth/login.html", email=email, error=error, next=request.form.get("next", "")
+        ), 401
+    audit.record(
+        db.session(), actor=user, action="user.signed_in", subject_type="user", subject_id=user.id
+    )
+    db.session.commit()
+    # A fresh session at sign-in: nothing from before (including any planted values) survives.
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+@signed_in
+def logout() -> Response:
+    user = current_user._get_current_object()
+    accounts.sign_out_everywhere(user)
+    audit.record(
+        db.session(), actor=user, action="user.signed_out", subject_type="user", subject_id=user.id
+    )
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
