@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 from argon2 import PasswordHasher
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from composer import accounts, audit, incidents
 from composer.extensions import db
@@ -30,6 +30,7 @@ def _hasher() -> PasswordHasher:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", "display_name", default="", help="Name shown in the app.")
 @click.option(
@@ -74,6 +75,7 @@ def create_user_command(
 
 
 @click.command("demo-accounts")
+@with_appcontext
 def demo_accounts_command() -> None:
     """Create one demo account per role on an empty database and print their passwords once."""
     if db.session.scalar(db.select(User.id).limit(1)) is not None:
@@ -103,6 +105,7 @@ def demo_accounts_command() -> None:
 
 
 @click.command("facts")
+@with_appcontext
 @click.argument("incident_id", type=int)
 def facts_command(incident_id: int) -> None:
     """Print an incident's facts as JSON (schema: docs/facts.md)."""

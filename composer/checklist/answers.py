@@ -87,7 +87,7 @@ def is_blank(question: Question, raw: Mapping[str, Any] | None) -> bool:
     """True when nothing at all was typed or ticked for the question."""
     if not raw:
         return True
-    if raw.get("unknown"):
+    if raw.get("unknown") and question.allow_unknown:
         return False
     if question.type in ("multichoice", "data_categories"):
         return not raw.get("values")

@@ -1,0 +1,157 @@
+"""Who can reach what: every route for anonymous, author, approver and admin."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from composer.extensions import db
+from composer.models import Incident, Role, User
+from tests.conftest import csrf_token, make_user, sign_in
+
+WHO = ["anonymous", "author", "approver", "admin"]
+
+
+@pytest.fixture
+def incident_id(app: Flask, users: dict[str, int]) -> int:
+    client = app.test_client()
+    token = sign_in(client, "author")
+    client.post("/incidents/", data={"title": "Leak", "csrf_token": token})
+    with app.app_context():
+        found = db.session.scalar(sa.select(Incident.id))
+        assert found is not None
+        return found
+
+
+def as_user(app: Flask, who: str) -> tuple[FlaskClient, str]:
+    client = app.test_client()
+    if who == "anonymous":
+        return client, csrf_token(client)
+    return client, sign_in(client, who)
+
+
+# (method, url template, expected status per role in WHO order)
+ROUTES = [
+    ("GET", "/incidents/", [302, 200, 200, 200]),
+    ("POST", "/incidents/", [302, 302, 403, 403]),
+    ("GET", "/incidents/{id}", [302, 302, 302, 302]),
+    ("GET", "/incidents/{id}/steps/timing", [302, 200, 200, 200]),
+    ("POST", "/incidents/{id}/steps/timing", [302, 302, 403, 403]),
+    ("GET", "/incidents/{id}/summary", [302, 200, 200, 200]),
+    ("POST", "/incidents/{id}/finish", [302, 422, 403, 403]),
+    ("GET", "/incidents/{id}/facts.json", [302, 200, 200, 200]),
+    ("GET", "/admin/users", [302, 403, 403, 200]),
+    ("POST", "/admin/users", [302, 403, 403, 302]),
+    ("POST", "/admin/users/{author}/roles", [302, 403, 403, 302]),
+    ("POST", "/admin/users/{author}/active", [302, 403, 403, 302]),
+]
+FORMS = {
+    "/incidents/": {"title": "Another"},
+    "/admin/users": {"email": "new@example.com", "roles": "author"},
+    "/admin/users/{author}/roles": {"roles": ["author", "approver"]},
+    "/admin/users/{author}/active": {"active": "1"},
+    "/incidents/{id}/steps/timing": {"q.discovered": "2026-11-05", "action": "next"},
+}
+
+
+@pytest.mark.parametrize(("method", "url", "expected"), ROUTES)
+@pytest.mark.parametrize("who", WHO)
+def test_route_access_matrix(
+    app: Flask,
+    users: dict[str, int],
+    incident_id: int,
+    method: str,
+    url: str,
+    expected: list[int],
+    who: str,
+) -> None:
+    client, token = as_user(app, who)
+    path = url.format(id=incident_id, author=users["author"])
+    if method == "GET":
+        response = client.get(path)
+    else:
+        response = client.post(path, data={**FORMS.get(url, {}), "csrf_token": token})
+    assert response.status_code == expected[WHO.index(who)], response.get_data(as_text=True)[:500]
+    if who == "anonymous":
+        assert response.headers["Location"].startswith("/login")
+
+
+def test_approver_sees_the_checklist_read_only(
+    app: Flask, users: dict[str, int], incident_id: int
+) -> None:
+    client, _ = as_user(app, "approver")
+    page = client.get(f"/incidents/{incident_id}/steps/timing").get_data(as_text=True)
+    assert "Only authors can change it" in page
+    assert '<fieldset class="questions" disabled>' in page
+    assert "Save and continue" not in page
+
+
+def test_a_user_with_several_roles_gets_each_roles_access(
+    app: Flask, users: dict[str, int]
+) -> None:
+    make_user(app, "both@example.com", Role.AUTHOR, Role.ADMIN)
+    client = app.test_client()
+    sign_in(client, "both@example.com")
+    assert client.get("/admin/users").status_code == 200
+    page = client.get("/incidents/").get_data(as_text=True)
+    assert "Record a new incident" in page
+
+
+def test_admin_creates_a_user_and_sees_the_password_once(app: Flask, users: dict[str, int]) -> None:
+    client, token = as_user(app, "admin")
+    response = client.post(
+        "/admin/users",
+        data={
+            "email": "New.Person@Example.com",
+            "display_name": "New",
+            "roles": ["approver"],
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "Account created for new.person@example.com" in page
+    assert "Give them this password once" not in client.get("/admin/users").get_data(as_text=True)
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "new.person@example.com"))
+        assert user is not None
+        assert user.roles == {Role.APPROVER}
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"email": "not-an-email", "roles": ["author"]}, "is not an email address"),
+        ({"email": "x@example.com"}, "at least one role"),
+        ({"email": "ana@example.com", "roles": ["author"]}, "already an account"),
+    ],
+)
+def test_admin_gets_clear_errors_when_adding_a_user(
+    app: Flask, users: dict[str, int], form: dict[str, object], message: str
+) -> None:
+    client, token = as_user(app, "admin")
+    response = client.post("/admin/users", data={**form, "csrf_token": token})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+
+
+def test_admin_cannot_lock_themselves_out(app: Flask, users: dict[str, int]) -> None:
+    client, token = as_user(app, "admin")
+    me = users["admin"]
+    response = client.post(
+        f"/admin/users/{me}/roles", data={"roles": ["author"], "csrf_token": token}
+    )
+    assert response.status_code == 422
+    assert "cannot remove your own admin role" in response.get_data(as_text=True)
+    response = client.post(f"/admin/users/{me}/active", data={"active": "0", "csrf_token": token})
+    assert response.status_code == 422
+
+
+def test_deactivating_a_user_signs_them_out_at_once(app: Flask, users: dict[str, int]) -> None:
+    author, _ = as_user(app, "author")
+    admin, token = as_user(app, "admin")
+    assert author.get("/incidents/").status_code == 200
+    admin.post(f"/admin/users/{users['author']}/active", data={"active": "0", "csrf_token": token})
+    assert author.get("/incidents/").status_code == 302
