@@ -22,7 +22,7 @@ bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 def _incident(incident_id: int, *, for_update: bool = False) -> Incident:
     query = select(Incident).where(Incident.id == incident_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(of=Incident)
     incident = db.session.scalar(query)
     if incident is None:
         abort(404, description=f"There is no incident number {incident_id}.")
