@@ -144,6 +144,8 @@ def save_step(incident_id: int, step_id: str) -> Response | tuple[str, int]:
     if action == "exit":
         flash("Saved. You can pick up where you left off at any time.", "success")
         return redirect(url_for(".index"))
+    if action == "summary":
+        return redirect(url_for(".summary", incident_id=incident_id))
     if action.startswith("goto:"):
         target = _step(action.removeprefix("goto:"))
         return redirect(url_for(".step", incident_id=incident_id, step_id=target.step.id))

@@ -44,19 +44,62 @@
         var rows = table.querySelectorAll("[data-place-row]");
         var copy = rows[rows.length - 1].cloneNode(true);
         copy.querySelectorAll("select, input").forEach(function (el) { el.value = ""; el.removeAttribute("id"); });
+        // The copy must not repeat the last row's name ("Place 3"): screen readers and
+        // voice control tell rows apart by it.
+        var number = rows.length + 1;
+        copy.querySelector("select").setAttribute("aria-label", "Place " + number);
+        copy.querySelector("input").setAttribute("aria-label", "People in place " + number);
         table.querySelector("tbody").appendChild(copy);
         copy.querySelector("select").focus();
       });
     });
   }
 
+  // Links to a question (#q-discovered, #q-actor) from the error summary or the fact sheet:
+  // put the caret in its first control and show the whole question, label included. A
+  // question asked as a group lands on its fieldset, which cannot take focus itself.
+  function linkedControl() {
+    var id = decodeURIComponent(window.location.hash.slice(1));
+    var target = id && document.getElementById(id);
+    if (!target || !target.closest(".question") || target.closest("[hidden]")) return null;
+    var control = target;
+    if (target.tagName === "FIELDSET") {
+      // The chosen option if there is one: that is where the arrow keys start from.
+      control = target.querySelector("input[type=radio]:checked") ||
+        target.querySelector("input:not([type=hidden]), select, textarea");
+    }
+    return control && typeof control.focus === "function" ? control : null;
+  }
+
+  function focusLinkedQuestion() {
+    var control = linkedControl();
+    if (!control) return false;
+    control.closest(".question").scrollIntoView({ block: "start" });
+    control.focus({ preventScroll: true });
+    return document.activeElement === control;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    var focus = document.querySelector("[data-focus]");
-    if (focus) focus.focus();
+    window.addEventListener("hashchange", focusLinkedQuestion);
+    // On arrival the browser's own jump to the #fragment comes after this handler and would
+    // take the focus back (a fieldset cannot hold it), so wait for the page to finish loading.
+    window.addEventListener("load", function () {
+      window.setTimeout(focusLinkedQuestion, 0);
+    });
+    document.querySelectorAll(".error-summary a[href^='#']").forEach(function (link) {
+      // Following the same link twice changes no hash, so no hashchange: focus anyway.
+      link.addEventListener("click", function (event) {
+        if (link.getAttribute("href") !== window.location.hash) return;
+        if (focusLinkedQuestion()) event.preventDefault();
+      });
+    });
     var form = document.getElementById("step-form");
-    if (!form) return;
-    enablePlaces(form);
-    refresh(form);
-    form.addEventListener("change", function () { refresh(form); });
+    if (form) {
+      enablePlaces(form);
+      refresh(form);
+      form.addEventListener("change", function () { refresh(form); });
+    }
+    var focus = document.querySelector("[data-focus]");
+    if (focus && !linkedControl()) focus.focus();
   });
 })();

@@ -298,3 +298,21 @@ def test_oversized_request_is_refused_with_413(client: FlaskClient, author: str)
     )
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
+
+
+def test_navigation_buttons_save_before_leaving_the_step(client: FlaskClient, author: str) -> None:
+    incident_id = new_incident(client, author)
+    response = post_step(
+        client, author, incident_id, "account", {"q.description": "Typed"}, action="summary"
+    )
+    assert response.headers["Location"].endswith(f"/incidents/{incident_id}/summary")
+    response = post_step(
+        client, author, incident_id, "harm", {"q.harms": ["fraud"]}, action="goto:contact"
+    )
+    assert response.headers["Location"].endswith(f"/incidents/{incident_id}/steps/contact")
+    facts = client.get(f"/incidents/{incident_id}/facts.json").get_json()
+    assert facts["facts"]["what_happened"]["description"] == "Typed"
+    assert facts["facts"]["impact"]["harms"] == ["fraud"]
+    page = client.get(f"/incidents/{incident_id}/steps/contact").get_data(as_text=True)
+    assert 'value="summary"' in page
+    assert "Phone number</label>" in page  # one of a required group: not "(optional)"

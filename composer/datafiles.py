@@ -1,4 +1,4 @@
-"""Load YAML while keeping line numbers, so schema errors can name the line."""
+"""Load YAML data files keeping line numbers, so schema errors can name file, key and line."""
 
 from __future__ import annotations
 
