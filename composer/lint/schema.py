@@ -12,7 +12,7 @@ from composer.lint.findings import SPAN_CATEGORIES
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z-]+\.[a-z0-9-]+$")]
 Text = Annotated[str, StringConstraints(min_length=1)]
 #: Parse-based checks implemented in composer/lint/syntax.py, referred to by name.
-PARSE_CHECKS = ("agentless-passive", "modal-hedge")
+PARSE_CHECKS = ("agentless-passive", "modal-hedge", "vague-agent", "vague-amount")
 
 
 class Strict(BaseModel):

@@ -153,7 +153,77 @@ def _conditional(verb: Token) -> bool:
     return False
 
 
+#: Nouns for whoever did it or holds the data; vague with an indefinite determiner.
+AGENT_NOUNS = frozenset(
+    {
+        "party", "company", "vendor", "supplier", "provider", "entity", "organization",
+        "organisation", "source", "contractor", "partner",
+    }
+)  # fmt: skip
+#: People nouns are vague agents only with a vague modifier ("an unauthorised person").
+PERSON_NOUNS = frozenset({"person", "individual", "actor", "group", "user", "people"})
+VAGUE_MODIFIERS = frozenset(
+    {"unauthorised", "unauthorized", "unknown", "unnamed", "malicious", "external", "outside"}
+)
+INDEFINITE = frozenset({"a", "an", "one", "another", "some"})
+#: People and data nouns; a vague determiner over them with no number hides the scope.
+SCOPE_NOUNS = frozenset(
+    {
+        "customer", "user", "member", "client", "guest", "patient", "people", "person",
+        "individual", "employee", "cardholder", "account", "data", "information", "detail",
+        "record", "file", "document", "name", "address", "number", "password",
+    }
+)  # fmt: skip
+VAGUE_DETERMINERS = frozenset({"some", "certain", "several", "various", "many", "most"})
+
+
+def _phrase_end(head: Token) -> Token:
+    """The last token of the noun phrase headed by ``head`` (compounds and modifiers, not
+    relative clauses or prepositional phrases)."""
+    end = head
+    for child in head.rights:
+        if child.dep_ in ("compound", "amod", "nmod", "appos") and child.i == end.i + 1:
+            end = child
+    return end
+
+
+def vague_agents(doc: Doc) -> Iterator[Span]:
+    """'a third party had stolen', 'by an unauthorized person': an indefinite agent noun as
+    the subject, or as the agent of a passive."""
+    for index in positions(doc, DEP, frozenset({"nsubj", "nsubjpass", "pobj"})):
+        head = doc[index]
+        lemma = head.lemma_.lower()
+        if lemma in PERSON_NOUNS:
+            if not any(c.lower_ in VAGUE_MODIFIERS for c in head.lefts):
+                continue
+        elif lemma not in AGENT_NOUNS:
+            continue
+        if head.dep_ == "pobj" and head.head.lower_ != "by":
+            continue
+        det = next((c for c in head.lefts if c.dep_ in ("det", "quantmod")), None)
+        if det is None or det.lower_ not in INDEFINITE:
+            continue
+        end = _phrase_end(head)
+        yield det.idx, end.idx + len(end.text)
+
+
+def vague_amounts(doc: Doc) -> Iterator[Span]:
+    """'some customer names', 'certain information': a vague determiner over people or data,
+    with no number in the phrase."""
+    for index in positions(doc, LOWER, VAGUE_DETERMINERS):
+        det = doc[index]
+        head = det.head
+        if det.dep_ not in ("det", "amod", "quantmod") or head.lemma_.lower() not in SCOPE_NOUNS:
+            continue
+        if any(c.dep_ == "nummod" or c.like_num for c in head.children):
+            continue
+        end = _phrase_end(head)
+        yield det.idx, end.idx + len(end.text)
+
+
 CHECKS: dict[str, Callable[[Doc], Iterator[Span]]] = {
     "modal-hedge": modal_hedges,
     "agentless-passive": agentless_passives,
+    "vague-agent": vague_agents,
+    "vague-amount": vague_amounts,
 }

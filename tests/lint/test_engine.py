@@ -140,3 +140,37 @@ def test_empty_and_whitespace_text(linter: Linter) -> None:
         result = linter.lint(text)
         assert [f for f in result.findings if f.end > f.start] == []
         assert result.stats["words"] == 0
+
+
+ODD_TEXTS = [
+    "Some",
+    "some some some some",
+    "may may have been",
+    "A " * 500,
+    "🙂 Your data 🔐 may have been taken. ✅",
+    "\x00\x07 control characters \x1b[31m in text",
+    "مرحبا. Some customers were affected. שלום",
+    "x" * 5000,
+    "...!!!???",
+    "By a. By an. By some.",
+    "{# lint-ignore #}",
+    "{# lint-ignore: #} Some customers.",
+    "Certain\n\n\nsome\ncustomers\nwere\naccessed",
+]
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS)
+def test_odd_input_never_breaks_the_linter(linter: Linter, text: str) -> None:
+    result = linter.lint(text)
+    for f in result.findings:
+        assert 0 <= f.start <= f.end <= len(text)
+        assert text[f.start : f.end] == f.text
+
+
+def test_every_dev_notice_lints_without_error(linter: Linter) -> None:
+    if not DEV.exists():
+        pytest.skip("the evaluation set is not beside the project")
+    for path in sorted(DEV.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        for f in linter.lint(text).findings:
+            assert text[f.start : f.end] == f.text, path.name
