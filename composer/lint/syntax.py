@@ -25,7 +25,7 @@ INCIDENT_VERBS = frozenset(
 #: Verbs that, after a modal, speculate about the impact ("may include", "could affect").
 IMPACT_VERBS = INCIDENT_VERBS | {
     "affect", "impact", "include", "involve", "contain", "relate", "result", "cause", "start",
-    "begin", "occur", "happen", "use",
+    "begin", "occur", "happen",
 }  # fmt: skip
 HEDGING_MODALS = frozenset({"may", "might", "could"})
 READER_SUBJECTS = frozenset({"you", "yourself"})
