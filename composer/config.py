@@ -46,3 +46,12 @@ class Defaults:
     CHECKLISTS_DIR: str | None = None
     #: Timezone used to show times when a user has not chosen one.
     DEFAULT_TIMEZONE = "Europe/London"
+
+    #: The longest notice text, in characters, that the editor saves and ``POST /api/lint``
+    #: checks; longer texts are refused (413 from the API) with a message giving the limit.
+    LINT_MAX_CHARS = 50_000
+    #: Rule ids ("jargon.compromised") or whole categories ("cliche") the linter never reports.
+    #: From the environment: ``COMPOSER_LINT_DISABLED='["cliche", "jargon.pii"]'``.
+    LINT_DISABLED: ClassVar[list[str]] = []
+    #: Phrases never flagged, case-insensitive: a product name that looks like jargon.
+    LINT_EXCEPTIONS: ClassVar[list[str]] = []

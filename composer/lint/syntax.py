@@ -118,6 +118,9 @@ def agentless_passives(doc: Doc) -> Iterator[Span]:
             continue
         if any(c.dep_ == "agent" for c in verb.children):
             continue
+        # "was [copied/viewed] by [WHO]": bracketed slots can hide the agent from the parse.
+        if any(t.lower_ == "by" for t in doc[verb.i + 1 : verb.i + 6]):
+            continue
         if any(c.tag_ == "MD" for c in auxes):
             continue  # "may have been taken" is a hedge, reported by modal_hedges
         subject = _subject(verb)

@@ -3,6 +3,7 @@
 from composer.models.audit import AuditEvent, AuditHead
 from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
+from composer.models.notice import NoticeDraft
 from composer.models.user import LoginAttempt, Role, User, UserRole
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "Incident",
     "LoginAttempt",
+    "NoticeDraft",
     "Role",
     "UTCDateTime",
     "User",

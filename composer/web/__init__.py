@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
@@ -14,6 +17,9 @@ from composer.checklist import Catalogue
 from composer.extensions import db, login_manager
 from composer.models import Role, User
 
+if TYPE_CHECKING:
+    from composer.lint.engine import LintConfig, Linter
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -22,6 +28,60 @@ CSP = (
 
 def catalogue() -> Catalogue:
     return current_app.extensions["composer.catalogue"]  # type: ignore[no-any-return]
+
+
+_LINTER_LOCK = threading.Lock()
+
+
+def linter() -> Linter:
+    """The app's linter, loaded on first use and then shared by every request and thread.
+
+    Loading takes about a second (spaCy), so it happens once per process: the pipeline, rules
+    and paragraph caches are shared by every app in the process (tests make many), and each app
+    keeps its own switches (``LINT_DISABLED``, ``LINT_EXCEPTIONS``).
+    """
+    extensions = current_app.extensions
+    found: Linter | None = extensions.get("composer.linter")
+    if found is None:
+        with _LINTER_LOCK:
+            found = extensions.get("composer.linter")
+            if found is None:
+                found = _shared_linter().with_config(lint_config(current_app.config))
+                extensions["composer.linter"] = found
+    return found
+
+
+_process_linter: Linter | None = None
+
+
+def _shared_linter() -> Linter:
+    """The process's one loaded linter; the caller holds ``_LINTER_LOCK``."""
+    global _process_linter
+    if _process_linter is None:
+        from composer.lint.engine import Linter
+
+        _process_linter = Linter.load()
+    return _process_linter
+
+
+def lint_config(config: Mapping[str, Any]) -> LintConfig:
+    """``LINT_DISABLED`` and ``LINT_EXCEPTIONS`` as the linter's switches.
+
+    Each may be a list or a comma-separated string (handy in an environment variable).
+    """
+    from composer.lint.engine import LintConfig
+
+    return LintConfig(
+        disabled=frozenset(_names(config.get("LINT_DISABLED"))),
+        exceptions=tuple(_names(config.get("LINT_EXCEPTIONS"))),
+    )
+
+
+def _names(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 def password_hasher() -> PasswordHasher:
@@ -48,11 +108,13 @@ def localtime(value: datetime | None) -> str:
 
 
 def register(app: Flask) -> None:
-    from composer.web import admin, auth, errors, incidents
+    from composer.web import admin, api, auth, errors, incidents, notices
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(incidents.bp)
+    app.register_blueprint(notices.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.jinja_env.globals["Role"] = Role

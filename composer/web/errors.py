@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from composer.extensions import db
 
@@ -30,23 +31,37 @@ def register(app: Flask) -> None:
 
             view_args = request.view_args or {}
             return _resend_step(views, int(view_args["incident_id"]), str(view_args["step_id"]))
+        if request.endpoint == "notices.save" and current_user.is_authenticated:
+            return _resend_notice(int((request.view_args or {})["incident_id"]))
         return _page(
             400,
             "The form had expired, so nothing was saved. Go back, reload the page and try again.",
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[str, int]:
+    def http_error(exc: HTTPException) -> tuple[str | Response, int]:
         code = exc.code or 500
+        if _wants_json():
+            return _json(code, exc.description or TITLES.get(code, "Something went wrong"))
         return _page(code, exc.description or "")
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[str, int]:
+    def unexpected(exc: Exception) -> tuple[str | Response, int]:
         db.session.rollback()
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return _page(
-            500, "The error has been logged. Your saved work is safe; try again in a moment."
-        )
+        message = "The error has been logged. Your saved work is safe; try again in a moment."
+        if _wants_json():
+            return _json(500, message)
+        return _page(500, message)
+
+
+def _wants_json() -> bool:
+    """Requests to the JSON API get JSON errors, whatever went wrong."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _json(code: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), code
 
 
 def _page(code: int, message: str) -> tuple[str, int]:
@@ -72,5 +87,21 @@ def _resend_step(views: object, incident_id: int, step_id: str) -> tuple[str, in
         show_errors=True,
         notice="Your session's security check had expired, so this page was not saved yet. "
         "Your answers are below: check them and press the button again.",
+        status=400,
+    )
+
+
+def _resend_notice(incident_id: int) -> tuple[str, int]:
+    from composer import notices
+    from composer.web import incidents as incident_views
+    from composer.web import notices as notice_views
+
+    incident = incident_views._incident(incident_id)
+    return notice_views.render_editor(
+        incident,
+        notices.draft_for(db.session(), incident),
+        body=request.form.get("body", ""),
+        notice="Your session's security check had expired, so the notice was not saved yet. "
+        "Your text is below: check it and press Save again.",
         status=400,
     )

@@ -229,7 +229,7 @@ def test_author_walks_the_checklist_from_sign_in_to_finished(
 
     # Back again: the list opens the step where we stopped, with the answers kept.
     you.sign_in(live_server.url)
-    page.get_by_role("link", name="Mailing supplier leak").click()
+    page.get_by_role("link", name="Mailing supplier leak", exact=True).click()
     you.expect_step(6, "Where affected people live", done=5)
     you.look("step-06-where-resumed")
     expect(countries.get_by_role("combobox").first).to_have_value("GB")
