@@ -1,6 +1,10 @@
 """``python -m composer COMMAND``: command-line tools that need no web server.
 
-python -m composer lint FILE...     check notice text (see LINT.md)
+python -m composer lint FILE...                      check notice text (see docs/linter.md)
+python -m composer draft --facts JSON                print a first draft written from the facts
+python -m composer render DRAFT.md --format FORMAT -o OUT
+                                                     render a draft: pdf, email (.eml), html, sms
+                                                     (see docs/rendering.md)
 """
 
 from __future__ import annotations
@@ -18,8 +22,16 @@ def main(argv: list[str] | None = None) -> int:
         from composer.lint.cli import main as lint_main
 
         return lint_main(rest)
+    if command == "draft":
+        from composer.rendering.cli import draft_main
+
+        return draft_main(rest)
+    if command == "render":
+        from composer.rendering.cli import render_main
+
+        return render_main(rest)
     print(
-        f"composer: unknown command '{command}'. Try: python -m composer lint --help",
+        f"composer: unknown command '{command}'. Try: python -m composer --help",
         file=sys.stderr,
     )
     return 2

@@ -1,0 +1,820 @@
+"""The first draft of a notice to individuals, written from the incident's facts.
+
+``draft_notice(facts)`` reads a facts document (``composer-facts/1``, docs/facts.md) and writes a
+subject line and a Markdown body: facts first, in plain words, in the five sections California
+requires and other laws expect (REGIMES.md, "What a notice to individuals must say"):
+
+    Dear {{ first_name }},
+
+    <what happened and which information, in one or two sentences>
+
+    ## What happened
+    ## What information was involved
+    ## What we are doing
+    ## What you can do
+    ## For more information
+
+How it treats what the checklist does not know:
+
+- A fact the author marked "Not yet known" (``status.unknown``), or a null the status does not
+  explain, becomes an honest sentence: "We do not yet know X. We will tell you by <next update>."
+  The date is ``next_steps.next_update`` when known, else a visible ``[DATE]`` slot.
+- A fact that is ``missing`` or ``invalid`` (the author has not answered it, or the answer fails a
+  check) becomes a visible ``[SLOT]`` for the author to fill in: a draft must not tell customers
+  "we do not know" when the answer simply has not been typed yet.
+- Text the author wrote for customers (the description, what else we did, what customers should
+  do) is used as written.
+
+The incident's reference number (``next_steps.reference``) is the one readers quote: the checklist
+asks for it for that purpose. The only merge field the draft uses is ``{{ first_name }}``.
+
+The draft passes the linter (``composer.lint``) with no errors or warnings for complete fact sets;
+``tests/rendering`` checks that over several incidents. No Flask.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final, TypeGuard
+
+from composer.lint.factcheck import FactsError, parse_facts
+
+__all__ = [
+    "HEADINGS",
+    "USED_MERGE_FIELDS",
+    "Draft",
+    "DraftError",
+    "draft_notice",
+    "parse_markdown",
+    "to_markdown",
+]
+
+#: The section headings, in order (California Civ. Code 1798.82(d)).
+HEADINGS: Final = (
+    "What happened",
+    "What information was involved",
+    "What we are doing",
+    "What you can do",
+    "For more information",
+)
+#: The recipient merge fields the draft uses (from the allow-list of recipient fields).
+USED_MERGE_FIELDS: Final = ("first_name",)
+GREETING: Final = "Dear {{ first_name }},"
+
+#: A sentence longer than this (in words) is shortened: the linter flags sentences over 25 words.
+_MAX_SENTENCE_WORDS = 24
+#: The subject is shortened past this many characters (mail clients cut long subjects).
+_MAX_SUBJECT_CHARS = 78
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+class DraftError(ValueError):
+    """The document is not a facts document; the message says why."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A notice draft: a subject line and a Markdown body."""
+
+    subject: str
+    body: str
+
+
+# =================================================================================================
+# The file format: "Subject: <subject>", a blank line, then the Markdown body
+# =================================================================================================
+
+_SUBJECT_LINE = re.compile(r"subject:[ \t]*(?P<subject>[^\n]*)", re.IGNORECASE)
+
+
+def to_markdown(draft: Draft) -> str:
+    """The draft as the CLI prints it and ``render`` reads it: a Subject line, a blank line,
+    then the body."""
+    return f"Subject: {draft.subject}\n\n{draft.body}"
+
+
+def parse_markdown(text: str) -> Draft:
+    """Read the ``to_markdown`` format. The Subject line is optional (subject ``""`` without it);
+    line breaks are normalised to ``\\n`` and the blank lines after the subject are dropped."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    first, newline, rest = text.partition("\n")
+    match = _SUBJECT_LINE.fullmatch(first.rstrip())
+    if match is None:
+        return Draft(subject="", body=text)
+    return Draft(subject=match.group("subject").strip(), body=rest.lstrip("\n") if newline else "")
+
+
+# =================================================================================================
+# Reading the facts
+# =================================================================================================
+
+
+@dataclass(frozen=True)
+class Category:
+    """One kind of information involved, as the facts carry it (from data_categories.yaml)."""
+
+    id: str
+    title: str
+    label: str
+    advice: str
+    flags: tuple[str, ...]
+
+    @property
+    def short_label(self) -> str:
+        """The label without its explanation ("your password, stored in a scrambled form")."""
+        return self.label.split(",")[0].strip()
+
+
+#: Most serious first: the order information is listed in, and the SMS call to action's source.
+#: Money and sign-in first (readers must act today), then what identifies them, then contact
+#: details, then the rest.
+SERIOUSNESS: Final = (
+    "card-full-number",
+    "card-cvv",
+    "card-pin",
+    "bank-account",
+    "password-plain",
+    "password-hashed",
+    "two-step-secrets",
+    "session-tokens",
+    "security-questions",
+    "ssn",
+    "driving-licence",
+    "passport",
+    "national-id",
+    "tax-id",
+    "ni-number",
+    "id-document-copy",
+    "health",
+    "health-insurance",
+    "genetic",
+    "special-category",
+    "biometric",
+    "children",
+    "criminal-record",
+    "location",
+    "messages",
+    "uploaded-files",
+    "card-expiry",
+    "cardholder-name",
+    "card-last-digits",
+    "financial-history",
+    "date-of-birth",
+    "username",
+    "account-number",
+    "name",
+    "email",
+    "phone",
+    "postal-address",
+    "photo",
+    "employment",
+    "purchase-history",
+    "usage-history",
+    "gender",
+    "ip-address",
+    "device-info",
+)
+_FLAG_RANK = ("payment-card", "credential", "ssn", "government-id", "health", "financial")
+
+
+def seriousness(category: Category) -> tuple[int, int]:
+    """Sort key, most serious first; a category this module does not know goes by its flags."""
+    if category.id in SERIOUSNESS:
+        return (0, SERIOUSNESS.index(category.id))
+    ranks = [_FLAG_RANK.index(f) for f in category.flags if f in _FLAG_RANK]
+    return (1, min(ranks, default=len(_FLAG_RANK)))
+
+
+class Facts:
+    """Typed, lenient access to a facts document's values and their status.
+
+    A value of the wrong shape counts as invalid (the draft shows a slot for it)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        try:
+            parse_facts(document)
+        except FactsError as error:
+            raise DraftError(f"not a facts document: {error}") from None
+        self.body: Mapping[str, Any] = document["facts"]
+        status = document.get("status")
+        status = status if isinstance(status, Mapping) else {}
+        self.unknown = frozenset(_strings(status.get("unknown")))
+        self.gaps = frozenset(_strings(status.get("missing"))) | frozenset(
+            _strings(status.get("invalid"))
+        )
+
+    def lookup(self, path: str) -> tuple[bool, Any]:
+        """Whether the fact is shown (present), and its value."""
+        node: Any = self.body
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return False, None
+            node = node[part]
+        return True, node
+
+    def present(self, path: str) -> bool:
+        return self.lookup(path)[0]
+
+    def not_known(self, path: str) -> bool:
+        """True when the fact is shown and honestly not known: marked unknown, or null with no
+        other explanation. (Missing and invalid answers are gaps for the author, not unknowns.)"""
+        present, value = self.lookup(path)
+        if not present or path in self.gaps:
+            return False
+        return path in self.unknown or value is None
+
+    def _value(self, path: str) -> Any:
+        present, value = self.lookup(path)
+        if not present or path in self.unknown or path in self.gaps:
+            return None
+        return value
+
+    def text(self, path: str) -> str | None:
+        value = self._value(path)
+        return value if isinstance(value, str) and value.strip() else None
+
+    def day(self, path: str) -> date | None:
+        return _iso_date(self._value(path))
+
+    def date_range(self, path: str) -> tuple[date, date] | None:
+        value = self._value(path)
+        if not isinstance(value, Mapping):
+            return None
+        start, end = _iso_date(value.get("start")), _iso_date(value.get("end"))
+        if start is None or end is None or end < start:
+            return None
+        return start, end
+
+    def count(self, path: str) -> tuple[int, int] | None:
+        value = self._value(path)
+        if not isinstance(value, Mapping):
+            return None
+        low, high = value.get("min"), value.get("max")
+        if _is_int(low) and _is_int(high) and 0 <= low <= high:
+            return low, high
+        return None
+
+    def flag(self, path: str) -> bool | None:
+        value = self._value(path)
+        return value if isinstance(value, bool) else None
+
+    def integer(self, path: str) -> int | None:
+        value = self._value(path)
+        return value if _is_int(value) else None
+
+    def choice(self, path: str, options: Iterable[str]) -> str | None:
+        value = self._value(path)
+        return value if isinstance(value, str) and value in set(options) else None
+
+    def choices(self, path: str, options: Iterable[str]) -> list[str] | None:
+        value = self._value(path)
+        if not isinstance(value, list):
+            return None
+        allowed = set(options)
+        return [v for v in value if isinstance(v, str) and v in allowed]
+
+    def categories(self) -> list[Category] | None:
+        """The information involved, most serious first; None when not known."""
+        value = self._value("data.categories")
+        if not isinstance(value, list) or not value:
+            return None
+        out: dict[str, Category] = {}
+        for item in value:
+            if not isinstance(item, Mapping):
+                continue
+            cid, label = item.get("id"), item.get("label")
+            if not isinstance(cid, str) or not isinstance(label, str) or not label.strip():
+                continue
+            title, advice = item.get("title"), item.get("advice")
+            out.setdefault(
+                cid,
+                Category(
+                    id=cid,
+                    title=title if isinstance(title, str) else "",
+                    label=" ".join(label.split()),
+                    advice=" ".join(advice.split()) if isinstance(advice, str) else "",
+                    flags=tuple(f for f in item.get("flags") or () if isinstance(f, str)),
+                ),
+            )
+        return sorted(out.values(), key=seriousness) or None
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else []
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> date | None:
+    if not isinstance(value, str) or not _ISO.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# =================================================================================================
+# Words
+# =================================================================================================
+
+
+def format_date(value: date) -> str:
+    """``3 November 2026``."""
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def when_phrase(start: date, end: date) -> str:
+    """``on 3 November 2026``, ``between 1 and 3 November 2026``,
+    ``between 30 October and 2 November 2026``."""
+    if start == end:
+        return f"on {format_date(start)}"
+    if start.year != end.year:
+        return f"between {format_date(start)} and {format_date(end)}"
+    if start.month != end.month:
+        return f"between {start.day} {_MONTHS[start.month - 1]} and {format_date(end)}"
+    return f"between {start.day} and {format_date(end)}"
+
+
+def format_count(low: int, high: int, noun: str = "people") -> str:
+    """``1,250 people``, ``between 90,000 and 100,000 people``."""
+    if low == high:
+        return f"{low:,} {'person' if low == 1 and noun == 'people' else noun}"
+    return f"between {low:,} and {high:,} {noun}"
+
+
+def join(items: Sequence[str], word: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def as_written(text: str) -> str:
+    """Author text as Markdown that means what they wrote: line breaks normalised, no more than
+    one blank line in a row, a "#" that starts a line kept from becoming a heading, and Jinja
+    openers ("{{", "{%", "{#") split so the notice template never runs them."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = re.sub(r"\n[ \t]*\n\s*", "\n\n", text)
+    text = re.sub(r"(?m)^([ \t]*)#", r"\1\\#", text)
+    return re.sub(r"\{(?=[{%#])", "{ ", text)
+
+
+def one_line(text: str) -> str:
+    """A fact used inside a sentence: one line, Jinja openers split."""
+    return re.sub(r"\{(?=[{%#])", "{ ", " ".join(text.split()))
+
+
+#: Category advice comes from data_categories.yaml. A few of its phrasings read as hedges or
+#: absolute claims to the linter ("Someone could use your name ..."); these say the same thing
+#: directly. A rewrite that no longer matches (the taxonomy changed) does nothing.
+ADVICE_REWRITES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"\b([Ss]omeone|[Aa]nyone) could use\b"), r"\1 can use"),
+    (re.compile(r",\s+someone could be using\b"), ", it can mean someone is using"),
+    (
+        re.compile(r"\b[Tt]he ((?:[\w']+ ){1,4}?)alone cannot be used to (\w+)"),
+        r"Nobody can use the \1alone to \2",
+    ),
+)
+
+
+def plain_advice(advice: str) -> str:
+    for pattern, replacement in ADVICE_REWRITES:
+        advice = pattern.sub(replacement, advice)
+    return advice
+
+
+#: A sentence ends at ".", "!" or "?" followed by a space and a capital ("annualcreditreport.com"
+#: and "e.g. this" do not end one).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in (part.strip() for part in _SENTENCE_BREAK.split(text)) if s]
+
+
+def _key(sentence: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", sentence.lower()))
+
+
+#: A sentence whose words are nearly all in one the reader has already been given is a repeat
+#: ("Check your card statements and tell your bank ..." after "Until then, check your statements
+#: and tell your bank ...").
+_REPEAT_SHARE = 0.85
+
+
+def _repeats(words: frozenset[str], earlier: frozenset[str]) -> bool:
+    return len(words & earlier) >= _REPEAT_SHARE * len(words)
+
+
+# =================================================================================================
+# The draft
+# =================================================================================================
+
+ACTORS: Final = ("criminal-outsider", "insider", "supplier", "mistake", "unknown")
+PASSWORD_STORAGE: Final = (
+    "argon2",
+    "bcrypt",
+    "scrypt",
+    "pbkdf2",
+    "salted-fast-hash",
+    "unsalted-fast-hash",
+    "other",
+)
+HARMS: Final = {
+    "phishing": "Fake emails, calls or texts that use your details",
+    "fraud": "Someone taking your money or making payments in your name",
+    "identity-theft": "Someone opening accounts or borrowing money in your name",
+    "account-takeover": "Someone getting into your accounts",
+    "distress": "Upset or embarrassment",
+    "physical-safety": "Harm to your physical safety",
+    "discrimination": "Unfair treatment",
+    "none-expected": "",
+}
+LIKELIHOOD: Final = {
+    "already-happening": "We know this is already happening.",
+    "likely": "We think it is likely.",
+    "possible": "We think it is possible.",
+    "unlikely": "We think this is unlikely, but please still take the steps below.",
+}
+ACTIONS: Final = (
+    "contained",
+    "passwords-reset",
+    "cards-cancelled",
+    "supplier-stopped",
+    "regulator-told",
+    "police-told",
+    "experts-hired",
+    "none-yet",
+)
+
+
+class _Writer:
+    def __init__(self, facts: Facts, company: str) -> None:
+        self.facts = facts
+        self.company = one_line(company) or "[COMPANY]"
+        update = facts.day("next_steps.next_update")
+        self.update = format_date(update) if update else "[DATE]"
+        self.categories = facts.categories()
+        self.actor = facts.choice("what_happened.actor", ACTORS)
+        supplier = facts.text("what_happened.supplier_name")
+        self.supplier = one_line(supplier) if supplier else None
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def unknown(self, what: str) -> str:
+        return f"We do not yet know {what}. We will tell you by {self.update}."
+
+    def occurred(self) -> tuple[date, date] | None:
+        return self.facts.date_range("what_happened.occurred")
+
+    def labels(self) -> list[str]:
+        return [c.short_label for c in self.categories or ()]
+
+    def data_phrase(self, limit_words: int) -> str:
+        """The information involved, all named if that fits in ``limit_words``."""
+        labels = self.labels()
+        if not labels:
+            return "your [WHAT INFORMATION]"
+        full = join(labels)
+        if _words(full) <= limit_words or len(labels) <= 2:
+            return full
+        for keep in range(len(labels) - 1, 0, -1):
+            other = len(labels) - keep
+            kinds = "other kind of information" if other == 1 else "other kinds of information"
+            phrase = f"{', '.join(labels[:keep])} and {other} {kinds}"
+            if _words(phrase) <= limit_words or keep == 1:
+                return phrase
+        return full  # not reached
+
+    # -- parts ------------------------------------------------------------------------------------
+
+    def subject(self) -> str:
+        occurred = self.occurred()
+        when = ""
+        if occurred:  # the year goes, unless the dates cross one
+            when = f" {when_phrase(*occurred)}"
+            when = when.rsplit(" ", 1)[0] if occurred[0].year == occurred[1].year else when
+        labels = self.labels() or ["your [WHAT INFORMATION]"]
+        options = [join(labels)]
+        if len(labels) > 1:
+            kinds = "other kind" if len(labels) == 2 else f"{len(labels) - 1} other kinds"
+            options.append(f"{labels[0]} and {kinds} of information")
+            options.append(f"{labels[0]} and other information")
+        for data in options:
+            for suffix in (when, ""):
+                subject = f"We lost control of {data}{suffix}"
+                if len(subject) <= _MAX_SUBJECT_CHARS:
+                    return subject
+        return f"We lost control of {options[-1]}"
+
+    def lead(self) -> str:
+        occurred = self.occurred()
+        when = f" {when_phrase(*occurred)}" if occurred else ""
+        room = _MAX_SENTENCE_WORDS - 5 - _words(when)
+        first = f"We lost control of {self.data_phrase(room)}{when}."
+        second = {
+            "criminal-outsider": "A criminal got hold of this information.",
+            "insider": "Someone who works for us did this.",
+            "supplier": f"It happened at our supplier {self.supplier or '[SUPPLIER NAME]'}.",
+            "mistake": "It happened because we made a mistake.",
+            "unknown": "We do not yet know who did this.",
+        }.get(self.actor or "", "")
+        return f"{first} {second}".strip()
+
+    def what_happened(self) -> list[str]:
+        facts = self.facts
+        blocks: list[str] = []
+        occurred = self.occurred()
+        not_known: list[str] = []
+        if occurred:
+            when = f" {when_phrase(*occurred)}"
+        elif facts.not_known("what_happened.occurred"):
+            when = ""
+            not_known.append("when it happened")
+        else:
+            when = " on [DATE]"
+        if self.actor == "supplier":
+            where = f"{self.supplier}, a supplier we use" if self.supplier else "[SUPPLIER NAME]"
+            line = f"It happened{when}, at {where}."
+        else:
+            line = f"It happened{when}." if when else ""
+            line += {
+                "criminal-outsider": " A criminal did it.",
+                "insider": " Someone who works for us did it.",
+                "mistake": " We made a mistake.",
+                "unknown": "",
+            }.get(self.actor or "", " [WHO DID IT]")
+            if self.actor == "unknown":
+                not_known.insert(0, "who did it")
+        if not_known:
+            line += f" {self.unknown(join(not_known, 'or'))}"
+        blocks.append(line.strip())
+        description = facts.text("what_happened.description")
+        blocks.append(as_written(description) if description else "[WHAT HAPPENED, IN PLAIN WORDS]")
+
+        found = facts.day("what_happened.discovered")
+        times = [f"We found out on {format_date(found) if found else '[DATE]'}."]
+        contained = facts.day("what_happened.contained")
+        if contained:
+            times.append(f"We stopped it on {format_date(contained)}.")
+        elif facts.not_known("what_happened.contained"):
+            times.append(self.unknown("if it has stopped"))
+        elif facts.present("what_happened.contained"):
+            times.append("We stopped it on [DATE].")
+        blocks.append(" ".join(times))
+
+        police = facts.flag("what_happened.law_enforcement.involved")
+        if police:
+            delay = facts.flag("what_happened.law_enforcement.delay_requested")
+            line = "We are working with the police."
+            if delay:
+                line += " They asked us to wait before we told you, so we did."
+            elif delay is None:
+                line += " [SAY IF THE POLICE ASKED YOU TO WAIT BEFORE TELLING CUSTOMERS.]"
+            blocks.append(line)
+        elif police is None and facts.present("what_happened.law_enforcement.involved"):
+            blocks.append("[SAY IF THE POLICE ARE INVOLVED.]")
+        return blocks
+
+    def information(self) -> list[str]:
+        facts = self.facts
+        blocks: list[str] = []
+        categories = self.categories
+        if not categories:
+            blocks.append("It involved your [WHAT INFORMATION].")
+        elif len(categories) == 1:
+            blocks.append(f"It involved {categories[0].label}.")
+        else:
+            items = "\n".join(f"- {capitalise(c.label)}" for c in categories)
+            blocks.append(f"It involved this information about you:\n\n{items}")
+        if any(c.id == "password-hashed" for c in categories or ()):
+            blocks.append(self.password_storage())
+        encryption = self.encryption()
+        if encryption:
+            blocks.append(encryption)
+        people = facts.count("data.people_affected")
+        if people:
+            low, high = people
+            if low == high == 1:
+                blocks.append("You are the only person affected.")
+            else:
+                blocks.append(f"In total, {format_count(low, high)} are affected.")
+        elif facts.not_known("data.people_affected"):
+            records = facts.count("data.records_affected")
+            line = self.unknown("the number of people affected")
+            if records:
+                low, high = records
+                line = line.replace(
+                    ". ", f". It involves {format_count(low, high, 'records')}. ", 1
+                )
+            blocks.append(line)
+        elif facts.present("data.people_affected"):
+            blocks.append("In total, [NUMBER] people are affected.")
+        risks = self.risks()
+        if risks:
+            blocks.append(risks)
+        return blocks
+
+    def password_storage(self) -> str:
+        storage = self.facts.choice("data.password_storage", PASSWORD_STORAGE)
+        base = "We stored your password in a scrambled form, not as you typed it."
+        if storage in ("argon2", "bcrypt", "scrypt", "pbkdf2"):
+            return (
+                f"{base} The way we scrambled it is hard to undo, but you should still change it."
+            )
+        if storage in ("salted-fast-hash", "unsalted-fast-hash"):
+            speed = "quick" if storage == "salted-fast-hash" else "very quick"
+            return (
+                f"{base} But the way we scrambled it is {speed} to undo with a powerful computer. "
+                "Act as if someone else knows your password, and change it now."
+            )
+        if storage == "other":
+            return f"{base} You should still change it."
+        if self.facts.not_known("data.password_storage"):
+            return (
+                f"{base} {self.unknown('how hard it is to undo')} Until then, change your password."
+            )
+        return f"{base} [SAY HOW HARD IT IS TO UNDO.]"
+
+    def encryption(self) -> str:
+        facts = self.facts
+        path = "data.encryption.encrypted"
+        encrypted = facts.choice(path, ("all", "some", "none"))
+        locked = "locked (encrypted) this information with a secret key"
+        if encrypted == "none":
+            return "We had not locked (encrypted) this information with a secret key."
+        if encrypted is None:
+            if facts.not_known(path):
+                return self.unknown("if this information was locked (encrypted) with a secret key")
+            return "[SAY IF THE INFORMATION WAS ENCRYPTED.]" if facts.present(path) else ""
+        first = (
+            f"We had {locked}." if encrypted == "all" else f"We had {locked}, but not all of it."
+        )
+        safe = facts.flag("data.encryption.key_safe")
+        if safe:
+            key = "Whoever has the information does not have the key, so it is hard to read."
+        elif safe is False:
+            key = "But the key was not safe, so act as if someone can read your information."
+        elif facts.not_known("data.encryption.key_safe"):
+            key = self.unknown("if anyone else has the key")
+            key += " Until then, act as if someone can read it."
+        else:
+            key = "[SAY IF THE KEY IS SAFE.]"
+        return f"{first} {key}"
+
+    def risks(self) -> str:
+        harms = self.facts.choices("impact.harms", HARMS)
+        if not harms:
+            return ""
+        real = [HARMS[h] for h in harms if HARMS[h]]
+        if not real:
+            return "We do not expect this to harm you."
+        if len(real) == 1:
+            text = f"This puts you at risk of {real[0][:1].lower() + real[0][1:]}."
+        else:
+            text = "This puts you at risk of:\n\n" + "\n".join(f"- {r}" for r in real)
+        likelihood = self.facts.choice("impact.likelihood", LIKELIHOOD)
+        if likelihood:
+            text += f"\n\n{LIKELIHOOD[likelihood]}"
+        return text
+
+    def doing(self) -> list[str]:
+        facts = self.facts
+        blocks = ["We are sorry this happened."]
+        taken = facts.choices("next_steps.actions_taken", ACTIONS)
+        supplier = self.supplier if self.actor == "supplier" and self.supplier else None
+        lines = {
+            "contained": "We closed the gap that let this happen.",
+            "passwords-reset": (
+                "We reset the passwords of everyone affected. "
+                "You will need to choose a new one when you next sign in."
+            ),
+            "cards-cancelled": "We asked the banks to cancel the cards involved.",
+            "supplier-stopped": (
+                f"We stopped {supplier} from getting to the information."
+                if supplier
+                else "We stopped our supplier from getting to the information."
+            ),
+            "regulator-told": "We told the regulator.",
+            "police-told": "We told the police.",
+            "experts-hired": "We brought in outside security experts to help us.",
+        }
+        done = [lines[a] for a in taken or () if a in lines]
+        if done:
+            blocks.append("So far:\n\n" + "\n".join(f"- {line}" for line in done))
+        elif taken is not None:
+            blocks.append(
+                f"We have not taken any action yet. We will tell you what we do by {self.update}."
+            )
+        else:
+            blocks.append("[WHAT WE HAVE DONE SO FAR]")
+        detail = facts.text("next_steps.actions_detail")
+        if detail:
+            blocks.append(as_written(detail))
+        if facts.flag("next_steps.offer.credit_monitoring"):
+            months = facts.integer("next_steps.offer.months")
+            span = f"{months} month{'s' if months != 1 else ''}" if months else "[NUMBER] months"
+            blocks.append(
+                f"We are offering you free credit monitoring for {span}. It warns you if someone "
+                "tries to open an account or borrow money in your name. "
+                "To sign up, [HOW TO SIGN UP, AND BY WHEN]."
+            )
+        return blocks
+
+    def can_do(self) -> list[str]:
+        facts = self.facts
+        actions = facts.text("next_steps.customer_actions")
+        blocks = [as_written(actions) if actions else "[WHAT CUSTOMERS SHOULD DO]"]
+        seen = [frozenset(_key(s).split()) for s in sentences(" ".join((actions or "").split()))]
+        items: list[str] = []
+        for category in self.categories or ():
+            kept = []
+            for sentence in sentences(plain_advice(category.advice)):
+                words = frozenset(_key(sentence).split())
+                if words and not any(_repeats(words, earlier) for earlier in seen):
+                    seen.append(words)
+                    kept.append(sentence)
+            if kept:
+                items.append(f"- **{capitalise(category.short_label)}.** {' '.join(kept)}")
+        if items:
+            blocks.append("For each kind of information:\n\n" + "\n".join(items))
+        return blocks
+
+    def more_information(self) -> list[str]:
+        facts = self.facts
+        routes: list[str] = []
+        phone = facts.text("next_steps.contact.phone")
+        if phone:
+            routes.append(f"Call us on {one_line(phone)}")
+        email = facts.text("next_steps.contact.email")
+        if email:
+            routes.append(f"Email us at {one_line(email)}")
+        web = facts.text("next_steps.contact.web")
+        if web:
+            routes.append(f"Read our updates at {one_line(web)}")
+        postal = facts.text("next_steps.contact.postal")
+        if postal:
+            address = ", ".join(one_line(line) for line in postal.splitlines() if line.strip())
+            routes.append(f"Write to us at {address}")
+        if not routes:
+            routes.append("[HOW TO CONTACT US: PHONE, EMAIL, WEB PAGE OR POSTAL ADDRESS]")
+        blocks = ["If you have questions, you can:\n\n" + "\n".join(f"- {r}" for r in routes)]
+        reference = facts.text("next_steps.reference")
+        quoted = one_line(reference) if reference else "[REFERENCE]"
+        blocks.append(f"When you contact us, quote this reference: {quoted}.")
+        blocks.append(f"We will send you an update by {self.update}.")
+        blocks.append(self.company)
+        return blocks
+
+    def body(self) -> str:
+        sections = [
+            self.what_happened(),
+            self.information(),
+            self.doing(),
+            self.can_do(),
+            self.more_information(),
+        ]
+        parts = [GREETING, self.lead()]
+        for heading, blocks in zip(HEADINGS, sections, strict=True):
+            parts.append(f"## {heading}")
+            parts.extend(b for b in blocks if b)
+        return "\n\n".join(parts) + "\n"
+
+
+def draft_notice(facts: Mapping[str, Any], *, company: str = "[COMPANY]") -> Draft:
+    """The first draft of the notice to individuals for this facts document (docs/facts.md).
+
+    Raises DraftError when ``facts`` is not a facts document."""
+    writer = _Writer(Facts(facts), company)
+    return Draft(subject=writer.subject(), body=writer.body())

@@ -1,0 +1,322 @@
+"""A notice as a printed letter: a tagged (PDF/UA-1) PDF made by WeasyPrint.
+
+The letter has the company's name and logo at the top, the recipient's postal address where a
+DL window envelope shows it, the date and the recipient's reference, then the notice (11pt body
+text, larger bold headings). A4 by default, US Letter by option.
+
+Safety:
+
+- Every resource the HTML asks for goes through :class:`StaticOnlyFetcher`, which serves only
+  regular files whose real path is under ``static/`` and small ``data:`` images. Anything else
+  (``file:`` elsewhere, ``http(s):``, other schemes, big or non-image ``data:``, a symlink out
+  of ``static/``) fails the whole render with :class:`ResourceRefused` naming the URL: a letter
+  silently missing a part is worse than no letter. It never opens a network connection, so
+  there is nothing to redirect. Styles are inline; no URL is ever given as ``stylesheets=``.
+- WeasyPrint runs in a worker process (``composer.rendering.worker``) that is killed after
+  ``timeout`` seconds: :class:`RenderTimeout`.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.request import url2pathname
+
+from markupsafe import Markup
+from weasyprint import HTML  # type: ignore[import-untyped]
+from weasyprint.urls import (  # type: ignore[import-untyped]
+    FatalURLFetchingError,
+    URLFetcher,
+    URLFetcherResponse,
+    path2url,
+)
+
+from composer.rendering.environment import (
+    STATIC_DIR,
+    checked_lang,
+    notice_css,
+    notice_environment,
+)
+from composer.rendering.errors import RenderError, RenderTimeout, ResourceRefused
+from composer.rendering.markdown import markdown_to_html
+from composer.rendering.merge import FieldSlots, Recipient
+from composer.rendering.page import long_date
+from composer.rendering.validation import NoticeText, validate_draft
+from composer.rendering.worker import run_with_time_limit
+
+#: Seconds a PDF render may take before its process is killed.
+DEFAULT_TIMEOUT: Final = 20.0
+#: The placeholder logo, relative to static/.
+DEFAULT_LOGO: Final = "notices/logo.svg"
+#: ``data:`` URLs: images only, and small (a logo, not a payload).
+MAX_DATA_URL_BYTES: Final = 100_000
+DATA_URL_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+#: Files the letter may use from static/, by extension: styles, images, fonts.
+STATIC_TYPES: Final = {
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+    ".otf": "font/otf",
+}
+MAX_STATIC_FILE_BYTES: Final = 5_000_000
+#: PDF/UA-1: tagged, with the title shown in the window bar and the document language.
+PDF_VARIANT: Final = "pdf/ua-1"
+
+
+class Paper(enum.StrEnum):
+    """Paper sizes, as CSS ``@page { size }`` names them."""
+
+    A4 = "A4"
+    LETTER = "letter"
+
+
+class StaticOnlyFetcher(URLFetcher):  # type: ignore[misc]
+    """A WeasyPrint URL fetcher that serves files under one directory and small data: images,
+    and refuses everything else with :class:`ResourceRefused` (see the module docstring).
+
+    ``fail_on_errors=True`` makes WeasyPrint stop the render on a refusal instead of logging
+    it and leaving the resource out; :attr:`refused` keeps every refusal as well.
+    """
+
+    def __init__(self, root: Path = STATIC_DIR) -> None:
+        super().__init__(
+            allowed_protocols=("file", "data"), allow_redirects=False, fail_on_errors=True
+        )
+        self.root = root.resolve(strict=True)
+        self.refused: list[ResourceRefused] = []
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        try:
+            return self._serve(url)
+        except ResourceRefused as exc:
+            self.refused.append(exc)
+            raise
+
+    def _serve(self, url: str) -> URLFetcherResponse:
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme == "data":
+            return self._data(url)
+        if scheme != "file":
+            raise ResourceRefused(
+                url,
+                "a letter may only use files from the app's static/ folder and small data: "
+                f"images; {scheme + ':' if scheme else 'this'} URLs are never fetched.",
+            )
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ResourceRefused(url, "a file URL on another host is never fetched.")
+        raw_path = url2pathname(parts.path)
+        if "\x00" in raw_path:
+            raise ResourceRefused(url, "the path holds a NUL character.")
+        try:
+            real = Path(raw_path).resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise ResourceRefused(url, "there is no such file under static/.") from None
+        if not real.is_relative_to(self.root):
+            raise ResourceRefused(
+                url, "it is outside the static/ folder (after following any symbolic links)."
+            )
+        mime = STATIC_TYPES.get(real.suffix.lower())
+        if mime is None:
+            raise ResourceRefused(
+                url, "only stylesheets, images and fonts from static/ may be used."
+            )
+        try:
+            # O_NOFOLLOW: the resolved path has no links; refuse one swapped in since.
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_STATIC_FILE_BYTES:
+                os.close(fd)
+                raise ResourceRefused(url, "it is not a regular file of at most 5 MB.")
+            with os.fdopen(fd, "rb") as file:
+                data = file.read()
+        except OSError as exc:
+            raise ResourceRefused(url, f"it cannot be read ({exc.strerror}).") from None
+        return URLFetcherResponse(url, data, headers={"Content-Type": mime})
+
+    def _data(self, url: str) -> URLFetcherResponse:
+        header, comma, payload = url[5:].partition(",")
+        params = [p.strip().lower() for p in header.split(";")]
+        mime = params[0] or "text/plain"
+        if not comma or mime not in DATA_URL_TYPES:
+            raise ResourceRefused(url, "data: URLs may only hold PNG, JPEG, GIF or WebP images.")
+        limit_kb = MAX_DATA_URL_BYTES // 1000
+        if len(payload) > 4 * MAX_DATA_URL_BYTES:  # decoding would be wasted work
+            raise ResourceRefused(url, f"data: images may be at most {limit_kb} KB.")
+        try:
+            raw = unquote_to_bytes(payload)
+            if "base64" in params[1:]:
+                data = base64.b64decode(b"".join(raw.split()), validate=True)
+            else:
+                data = raw
+        except ValueError:
+            raise ResourceRefused(url, "the data: URL is not valid base64.") from None
+        if len(data) > MAX_DATA_URL_BYTES:
+            raise ResourceRefused(
+                url,
+                f"the image is {len(data) // 1000} KB; data: images may be at most {limit_kb} KB.",
+            )
+        return URLFetcherResponse(url, data, headers={"Content-Type": mime})
+
+
+def write_pdf(html: str, *, static_dir: Path = STATIC_DIR) -> bytes:
+    """``html`` as a tagged PDF/UA-1 document, in this process (no time limit: see
+    :func:`html_to_pdf`). Relative URLs resolve against ``static_dir``. Raises
+    :class:`ResourceRefused` for any resource the fetcher refuses."""
+    fetcher = StaticOnlyFetcher(static_dir)
+    try:
+        document = HTML(
+            string=html, base_url=path2url(str(fetcher.root) + os.sep), url_fetcher=fetcher
+        )
+        pdf: bytes = document.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True)
+    except FatalURLFetchingError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ResourceRefused):
+            raise ResourceRefused(cause.url, cause.reason) from None
+        raise RenderError(f"A resource for the PDF could not be loaded: {exc}") from None
+    if fetcher.refused:  # WeasyPrint swallowed a refusal somewhere: still a failed render
+        first = fetcher.refused[0]
+        raise ResourceRefused(first.url, first.reason)
+    return pdf
+
+
+def html_to_pdf(
+    html: str, *, timeout: float = DEFAULT_TIMEOUT, static_dir: Path = STATIC_DIR
+) -> bytes:
+    """:func:`write_pdf` in a worker process that is killed after ``timeout`` seconds
+    (:class:`RenderTimeout`)."""
+    return run_with_time_limit(write_pdf_in_worker, html, str(static_dir), timeout=timeout)
+
+
+def write_pdf_in_worker(html: str, static_dir: str) -> bytes:
+    """:func:`write_pdf` with plain arguments, as the worker process calls it."""
+    return write_pdf(html, static_dir=Path(static_dir))
+
+
+def warm_up() -> None:
+    """Load WeasyPrint's fonts and caches with a one-line document (a worker does this before
+    its first job, so the first letter is as fast as the rest)."""
+    write_pdf('<html lang="en"><title>-</title><p class="notice">Warm up</p></html>')
+
+
+def letter_html(
+    draft: NoticeText,
+    recipient: Recipient,
+    *,
+    company: str,
+    paper: Paper = Paper.A4,
+    logo: str | None = DEFAULT_LOGO,
+    return_address: str = "",
+    contact_lines: Sequence[str] = (),
+    letter_date: date | None = None,
+    lang: str = "en",
+) -> str:
+    """The HTML WeasyPrint turns into the letter for ``recipient`` (merge fields filled in,
+    every value HTML-escaped). ``logo`` is a path under static/ (None for no logo);
+    ``return_address`` is the one-line sender address printed above the recipient's."""
+    validate_draft(draft)
+    paper = Paper(paper)
+    slots = FieldSlots()
+    subject = slots.insert(draft.subject)
+    body = markdown_to_html(slots.insert(draft.body))
+    address = [recipient.full_name or "The occupier", *recipient.postal_address]
+    html = (
+        notice_environment()
+        .get_template("notices/letter.html")
+        .render(
+            subject=subject,
+            company=company,
+            body=Markup(body),  # noqa: S704 - markdown-it output with raw HTML off
+            css=notice_css("notice.css", "letter.css"),
+            paper=paper.value,
+            logo=logo,
+            lang=checked_lang(lang),
+            return_address=" ".join(return_address.split()),
+            contact_lines=list(contact_lines),
+            address_lines=address,
+            reference=recipient.reference,
+            date_text=long_date(letter_date or date.today(), us=paper is Paper.LETTER),
+        )
+    )
+    return slots.template(html, html=True).render(recipient.merge_values())
+
+
+def render_pdf(
+    draft: NoticeText,
+    recipient: Recipient,
+    *,
+    company: str,
+    paper: Paper = Paper.A4,
+    logo: str | None = DEFAULT_LOGO,
+    return_address: str = "",
+    contact_lines: Sequence[str] = (),
+    letter_date: date | None = None,
+    lang: str = "en",
+    timeout: float = DEFAULT_TIMEOUT,
+    static_dir: Path = STATIC_DIR,
+) -> bytes:
+    """The notice as a PDF letter to ``recipient`` (see :func:`letter_html` for the options).
+    Raises :class:`ResourceRefused`, :class:`RenderTimeout`, or another :class:`RenderError`
+    (a bad subject or merge field) with a message for the user."""
+    html = letter_html(
+        draft,
+        recipient,
+        company=company,
+        paper=paper,
+        logo=logo,
+        return_address=return_address,
+        contact_lines=contact_lines,
+        letter_date=letter_date,
+        lang=lang,
+    )
+    return html_to_pdf(html, timeout=timeout, static_dir=static_dir)
+
+
+def pdf_page_png(pdf: bytes, page: int = 1, *, resolution: int = 60, timeout: float = 20) -> bytes:
+    """One page of ``pdf`` as a PNG image (poppler's ``pdftoppm``), for a preview."""
+    if page < 1:
+        raise ValueError("pages are numbered from 1")
+    program = shutil.which("pdftoppm")
+    if program is None:
+        raise RenderError("pdftoppm is not installed (Debian: apt-get install poppler-utils).")
+    try:
+        result = subprocess.run(  # noqa: S603 - a fixed program; arguments we build
+            [
+                program,
+                "-png",
+                "-r",
+                str(resolution),
+                "-f",
+                str(page),
+                "-l",
+                str(page),
+                "-singlefile",
+                "-",
+            ],
+            input=pdf,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderTimeout(timeout) from None
+    if result.returncode != 0 or not result.stdout.startswith(b"\x89PNG"):
+        detail = result.stderr.decode(errors="replace").strip()
+        raise RenderError(f"Could not make an image of page {page} of the PDF. {detail}".strip())
+    return result.stdout
