@@ -55,3 +55,10 @@ class Defaults:
     LINT_DISABLED: ClassVar[list[str]] = []
     #: Phrases never flagged, case-insensitive: a product name that looks like jargon.
     LINT_EXCEPTIONS: ClassVar[list[str]] = []
+
+    #: The company's name as its customers know it: drafts, emails, letters and web pages say it.
+    COMPANY_NAME = "Example Ltd"
+    #: The letter's logo: a file under ``static/`` ("" for none).
+    LETTER_LOGO = "notices/logo.svg"
+    #: Seconds a PDF preview may take to render before it is stopped with a message.
+    RENDER_TIMEOUT_SECONDS = 20.0

@@ -3,7 +3,7 @@
 from composer.models.audit import AuditEvent, AuditHead
 from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
-from composer.models.notice import NoticeDraft
+from composer.models.notice import NoticeVersion, VersionSource
 from composer.models.user import LoginAttempt, Role, User, UserRole
 
 __all__ = [
@@ -13,10 +13,11 @@ __all__ = [
     "Base",
     "Incident",
     "LoginAttempt",
-    "NoticeDraft",
+    "NoticeVersion",
     "Role",
     "UTCDateTime",
     "User",
     "UserRole",
+    "VersionSource",
     "utcnow",
 ]

@@ -108,11 +108,12 @@ def localtime(value: datetime | None) -> str:
 
 
 def register(app: Flask) -> None:
-    from composer.web import admin, api, auth, errors, incidents, notices
+    from composer.web import admin, api, auth, errors, incidents, notices, previews
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(notices.bp)
+    app.register_blueprint(previews.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     errors.register(app)

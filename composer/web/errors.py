@@ -97,9 +97,12 @@ def _resend_notice(incident_id: int) -> tuple[str, int]:
     from composer.web import notices as notice_views
 
     incident = incident_views._incident(incident_id)
+    parent = request.form.get("parent", "")
+    shown = notices.get_version(db.session(), incident, int(parent)) if parent.isdigit() else None
     return notice_views.render_editor(
         incident,
-        notices.draft_for(db.session(), incident),
+        shown,
+        subject=request.form.get("subject", ""),
         body=request.form.get("body", ""),
         notice="Your session's security check had expired, so the notice was not saved yet. "
         "Your text is below: check it and press Save again.",

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from composer import incidents, notices
 from composer.checklist import Evaluation, StepRef, describe, raw_from_form
 from composer.extensions import db
-from composer.models import Incident, NoticeDraft, Role
+from composer.models import Incident, Role
 from composer.web import catalogue, today
 from composer.web.access import can, require_role, signed_in
 
@@ -46,7 +46,7 @@ def index() -> str:
         evaluation = incidents.evaluate(cat, incident, today=today())
         done = sum(evaluation.step_status(ref) == "complete" for ref in cat.steps)
         progress[incident.id] = (done, len(cat.steps))
-    drafted = set(db.session.scalars(select(NoticeDraft.incident_id)))
+    drafted = notices.version_counts(db.session())
     return render_template(
         "incidents/index.html",
         incidents=rows,
@@ -70,7 +70,7 @@ def create() -> Response | tuple[str, int]:
             "incidents/index.html",
             incidents=rows,
             progress={},
-            drafted=set(db.session.scalars(select(NoticeDraft.incident_id))),
+            drafted=notices.version_counts(db.session()),
             can_create=True,
             create_error=str(exc),
             title=request.form.get("title", ""),
@@ -193,7 +193,7 @@ def _render_summary(
         statuses={r.step.id: evaluation.step_status(r) for r in cat.steps},
         steps=cat.steps,
         can_edit=can(Role.AUTHOR),
-        has_notice=notices.draft_for(db.session(), incident) is not None,
+        latest_version=notices.latest_version(db.session(), incident),
     )
     return body, status
 

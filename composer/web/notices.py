@@ -1,26 +1,39 @@
-"""The notice editor: write or paste the incident's notice, save it, see the linter's findings.
+"""The notice editor, its versions and their differences.
 
-The page works without JavaScript (the findings are computed here, on every load); with it,
-static/js/lint-panel.js checks the text as it is typed through ``POST /api/lint``.
+The editor page works without JavaScript (the findings are computed here, on every load); with
+it, static/js/lint-panel.js checks the text as it is typed through ``POST /api/lint``. Every save
+of changed text makes a new, numbered version (composer/notices.py); "Draft notice" writes one from
+the incident's facts.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from composer import incidents, notices
 from composer.extensions import db
-from composer.models import Incident, NoticeDraft, Role
+from composer.models import Incident, NoticeVersion, Role, VersionSource
+from composer.notice_diff import diff_notices
 from composer.web import catalogue, linter, today
 from composer.web.access import can, require_role, signed_in
 from composer.web.incidents import _incident
 
 if TYPE_CHECKING:
-    from composer.lint.findings import LintResult
+    from composer.lint.findings import Finding, LintResult
 
 bp = Blueprint("notices", __name__, url_prefix="/incidents")
 
@@ -45,6 +58,18 @@ CATEGORY_LABELS = {
     "consistency": ("Contradicts the facts", "a different number, date or kind of data"),
 }
 SEVERITIES = (("error", "Errors"), ("warning", "Warnings"), ("suggestion", "Suggestions"))
+SOURCE_LABELS = {
+    VersionSource.DRAFT_FROM_FACTS.value: "Drafted from the facts",
+    VersionSource.EDIT.value: "Edited",
+}
+
+
+def company_name() -> str:
+    return str(current_app.config.get("COMPANY_NAME") or "Example Ltd")
+
+
+def body_limit() -> int:
+    return int(current_app.config["LINT_MAX_CHARS"])
 
 
 def lint_text(text: str, incident: Incident | None) -> LintResult:
@@ -64,6 +89,14 @@ def lint_text(text: str, incident: Incident | None) -> LintResult:
         return engine.lint(text)
 
 
+def lint_subject(subject: str) -> list[Finding]:
+    """Findings about the words of a subject line (checked on its own, without the facts:
+    document-level checks such as "the notice does not say ..." mean nothing for one line)."""
+    if not subject.strip():
+        return []
+    return [f for f in linter().lint(subject).findings if f.end > f.start]
+
+
 def grouped(result: LintResult) -> list[tuple[str, str, list[Any]]]:
     """Findings grouped by severity (errors first), each group in text order."""
     return [
@@ -72,37 +105,65 @@ def grouped(result: LintResult) -> list[tuple[str, str, list[Any]]]:
     ]
 
 
+def _version_or_404(incident: Incident, number: int) -> NoticeVersion:
+    version = notices.get_version(db.session(), incident, number)
+    if version is None:
+        abort(404, description=f"The notice for this incident has no version {number}.")
+    return version
+
+
 def render_editor(
     incident: Incident,
-    draft: NoticeDraft | None,
+    version: NoticeVersion | None,
     *,
+    subject: str | None = None,
     body: str | None = None,
-    error: str | None = None,
+    errors: dict[str, str] | None = None,
     notice: str | None = None,
+    conflict: notices.VersionConflict | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    """The editor page. ``body`` is text that was posted but not saved (shown, and linted)."""
-    saved = draft.body if draft else ""
-    shown = saved if body is None else notices.normalise_body(body)
-    limit = int(current_app.config["LINT_MAX_CHARS"])
+    """The editor on ``version`` (None: nothing saved yet). ``subject`` and ``body`` are text that
+    was posted but not saved: shown, and linted, in place of the version's."""
+    latest = notices.latest_version(db.session(), incident)
+    saved_subject = version.subject if version else ""
+    saved_body = version.body if version else ""
+    shown_subject = saved_subject if subject is None else notices.normalise_newlines(subject)
+    shown_body = saved_body if body is None else notices.normalise_newlines(body)
+    limit = body_limit()
     # An empty editor gets no findings: "the notice does not say ..." helps nobody yet.
-    result = lint_text(shown, incident) if shown.strip() and len(shown) <= limit else None
-    target_grade = linter().config.target_grade
+    result = (
+        lint_text(shown_body, incident) if shown_body.strip() and len(shown_body) <= limit else None
+    )
+    from composer.rendering.merge import MERGE_FIELDS
+    from composer.rendering.validation import MAX_SUBJECT_CHARS
+
     page = render_template(
         "incidents/notice.html",
         incident=incident,
-        draft=draft,
-        body=shown,
-        unsaved=shown != saved,
+        version=version,
+        latest=latest,
+        subject=shown_subject,
+        body=shown_body,
+        unsaved=(shown_subject, shown_body) != (saved_subject, saved_body),
         result=result,
         initial=result.to_json() if result else None,
-        target_grade=f"{target_grade:g}",
+        subject_findings=(
+            lint_subject(shown_subject) if len(shown_subject) <= MAX_SUBJECT_CHARS else []
+        ),
+        target_grade=f"{linter().config.target_grade:g}",
         groups=grouped(result) if result else [],
         labels=CATEGORY_LABELS,
+        source_labels=SOURCE_LABELS,
+        merge_fields=MERGE_FIELDS,
         max_chars=limit,
+        max_subject_chars=MAX_SUBJECT_CHARS,
         can_edit=can(Role.AUTHOR),
-        error=error,
+        errors=errors or {},
         notice=notice,
+        conflict=conflict,
+        # A second press after a conflict saves: the writer has now seen the newer version.
+        seen_latest=latest.number if latest else 0,
     )
     return page, status
 
@@ -111,35 +172,166 @@ def render_editor(
 @signed_in
 def editor(incident_id: int) -> tuple[str, int]:
     incident = _incident(incident_id)
-    return render_editor(incident, notices.draft_for(db.session(), incident))
+    return render_editor(incident, notices.latest_version(db.session(), incident))
+
+
+@bp.get("/<int:incident_id>/notice/versions/<int:number>")
+@signed_in
+def editor_version(incident_id: int, number: int) -> tuple[str, int]:
+    incident = _incident(incident_id)
+    return render_editor(incident, _version_or_404(incident, number))
+
+
+def _posted_number(name: str) -> int | None:
+    value = request.form.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 @bp.post("/<int:incident_id>/notice")
 @require_role(Role.AUTHOR)
 def save(incident_id: int) -> Response | tuple[str, int]:
     incident = _incident(incident_id, for_update=True)
+    subject = request.form.get("subject", "")
     body = request.form.get("body", "")
-    before = notices.draft_for(db.session(), incident)
-    old_body = before.body if before else ""
+    parent_number = _posted_number("parent")
+    parent = notices.get_version(db.session(), incident, parent_number) if parent_number else None
+    seen_latest = _posted_number("seen_latest")
     try:
-        draft = notices.save_draft(
+        result = notices.save_version(
             db.session(),
             incident,
-            body,
+            subject=subject,
+            body=body,
             by=current_user,
-            max_chars=int(current_app.config["LINT_MAX_CHARS"]),
+            parent=parent,
+            seen_latest=seen_latest,
+            max_body_chars=body_limit(),
+        )
+        db.session.commit()
+    except (notices.NoticeInvalid, notices.VersionConflict, IntegrityError) as exc:
+        # IntegrityError: two saves at the same moment on a database without row locks
+        # (SQLite), and the other one took the number. The same as a conflict for the writer.
+        db.session.rollback()
+        incident = _incident(incident_id)
+        shown = None
+        if parent_number:
+            shown = notices.get_version(db.session(), incident, parent_number)
+        if isinstance(exc, notices.NoticeInvalid):
+            return render_editor(
+                incident, shown, subject=subject, body=body, errors=exc.errors, status=422
+            )
+        latest = notices.latest_version(db.session(), incident)
+        if latest is None:  # pragma: no cover - an IntegrityError with nothing saved
+            raise
+        seen = exc.seen if isinstance(exc, notices.VersionConflict) else (seen_latest or 0)
+        conflict = notices.VersionConflict(latest, seen)
+        return render_editor(
+            incident, shown, subject=subject, body=body, conflict=conflict, status=409
+        )
+    version = result.version
+    assert version is not None
+    if result.created:
+        flash(f"Saved as version {version.number}.", "success")
+    else:
+        flash(f"No changes to save: the text is the same as version {version.number}.", "info")
+    return redirect(url_for(".editor", incident_id=incident_id))
+
+
+@bp.post("/<int:incident_id>/notice/draft")
+@require_role(Role.AUTHOR)
+def draft(incident_id: int) -> Response:
+    """Write a draft from the incident's facts, save it as a version and open it."""
+    incident = _incident(incident_id, for_update=True)
+    facts = incidents.facts_document(catalogue(), incident, today=today())
+    try:
+        drafted = notices.draft_from_facts(
+            db.session(),
+            incident,
+            facts,
+            company=company_name(),
+            by=current_user,
+            max_body_chars=body_limit(),
         )
     except notices.NoticeError as exc:
         db.session.rollback()
-        incident = _incident(incident_id)
-        return render_editor(
-            incident,
-            notices.draft_for(db.session(), incident),
-            body=body,
-            error=str(exc),
-            status=422,
-        )
-    changed = draft.body != old_body
+        flash(str(exc), "error")
+        return redirect(url_for(".editor", incident_id=incident_id))
     db.session.commit()
-    flash("Saved." if changed else "No changes to save.", "success" if changed else "info")
+    version = drafted.result.version
+    assert version is not None
+    if drafted.result.created:
+        flash(f"Drafted from the facts and saved as version {version.number}.", "success")
+    else:
+        flash(
+            f"The draft from the facts is the same as version {version.number}, "
+            "so nothing new was saved.",
+            "info",
+        )
+    if drafted.open_answers:
+        answers = "answer is" if drafted.open_answers == 1 else "answers are"
+        flash(
+            f"The checklist is not finished: {drafted.open_answers} {answers} still missing "
+            "or need fixing, so the draft has [WORDS IN SQUARE BRACKETS] where those facts go. "
+            "Fill them in here, or finish the checklist and draft again.",
+            "warning",
+        )
+    if drafted.unknown_facts:
+        facts_word = "fact is" if drafted.unknown_facts == 1 else "facts are"
+        flash(
+            f"{drafted.unknown_facts} {facts_word} marked “Not yet known”: the draft says so "
+            "plainly, and says when customers will hear more.",
+            "info",
+        )
     return redirect(url_for(".editor", incident_id=incident_id))
+
+
+@bp.get("/<int:incident_id>/notice/versions")
+@signed_in
+def history(incident_id: int) -> str:
+    incident = _incident(incident_id)
+    versions = notices.list_versions(db.session(), incident)
+    return render_template(
+        "incidents/notice_versions.html",
+        incident=incident,
+        versions=list(reversed(versions)),
+        source_labels=SOURCE_LABELS,
+        can_edit=can(Role.AUTHOR),
+    )
+
+
+def _query_number(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        abort(400, description=f"“{name}” must be a version number, like 1 or 2.")
+    return int(value)
+
+
+@bp.get("/<int:incident_id>/notice/diff")
+@signed_in
+def diff(incident_id: int) -> tuple[str, int]:
+    """The differences from version ``a`` to version ``b`` (default: the two newest)."""
+    incident = _incident(incident_id)
+    versions = notices.list_versions(db.session(), incident)
+    if not versions:
+        abort(404, description="The notice for this incident has no versions to compare yet.")
+    a_number = _query_number("a")
+    b_number = _query_number("b")
+    if b_number is None:
+        b_number = versions[-1].number
+    if a_number is None:
+        a_number = max(b_number - 1, 1)
+    old = _version_or_404(incident, a_number)
+    new = _version_or_404(incident, b_number)
+    result = diff_notices(old.subject, old.body, new.subject, new.body)
+    page = render_template(
+        "incidents/notice_diff.html",
+        incident=incident,
+        old=old,
+        new=new,
+        diff=result,
+        versions=versions,
+        source_labels=SOURCE_LABELS,
+    )
+    return page, 200

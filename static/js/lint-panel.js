@@ -73,6 +73,8 @@
     this.targetGrade = root.dataset.targetGrade || "8";
     this.readonly = root.hasAttribute("data-readonly");
     this.savedText = root.hasAttribute("data-unsaved") ? null : this.textarea.defaultValue;
+    this.subject = root.querySelector("[data-subject]");
+    this.savedSubject = root.hasAttribute("data-unsaved") || !this.subject ? null : this.subject.defaultValue;
     this.labels = {};
     var labels = this.labels;
     root.querySelectorAll("[data-lint-legend] [data-category]").forEach(function (item) {
@@ -110,6 +112,13 @@
     if (this.form) {
       this.form.addEventListener("submit", function () { self.submitting = true; });
     }
+    if (this.subject) {
+      this.subjectChecks = new SubjectChecks(this, this.subject, this.root.querySelector("[data-subject-checks]"));
+      this.subject.addEventListener("input", function () {
+        self.updateDirty();
+        self.subjectChecks.schedule();
+      });
+    }
     window.addEventListener("beforeunload", function (event) {
       if (self.submitting || !self.isDirty()) return undefined;
       event.preventDefault();
@@ -143,7 +152,9 @@
   };
 
   Panel.prototype.isDirty = function () {
-    return !this.readonly && this.textarea.value !== this.savedText;
+    if (this.readonly) return false;
+    if (this.textarea.value !== this.savedText) return true;
+    return Boolean(this.subject) && this.subject.value !== this.savedSubject;
   };
 
   Panel.prototype.updateDirty = function () {
@@ -524,6 +535,72 @@
   Panel.prototype.syncScroll = function () {
     this.mirror.scrollTop = this.textarea.scrollTop;
     this.mirror.scrollLeft = this.textarea.scrollLeft;
+  };
+
+  // The subject line is checked on its own (no facts: "the notice does not say ..." means
+  // nothing for one line), and only findings about its words are listed, under the field.
+  function SubjectChecks(panel, input, box) {
+    this.panel = panel;
+    this.input = input;
+    this.box = box;
+    this.timer = null;
+    this.seq = 0;
+    this.controller = null;
+  }
+
+  SubjectChecks.prototype.schedule = function () {
+    var self = this;
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(function () { self.check(); }, DEBOUNCE_MS);
+  };
+
+  SubjectChecks.prototype.check = function () {
+    var self = this;
+    var text = this.input.value;
+    this.seq += 1;
+    var mine = this.seq;
+    if (this.controller) this.controller.abort();
+    if (!text.trim() || codePoints(text) > 1000) {
+      this.render([]);
+      return;
+    }
+    this.controller = window.AbortController ? new AbortController() : null;
+    fetch(this.panel.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "X-CSRFToken": this.panel.token
+      },
+      body: JSON.stringify({ text: text, incident_id: null }),
+      signal: this.controller ? this.controller.signal : undefined
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (data) {
+      if (!data || mine !== self.seq || self.input.value !== text) return;
+      self.render(data.findings.filter(function (f) { return f.end > f.start; }));
+    }).catch(function () {
+      // The body's panel reports a server that does not answer; the subject stays as it was.
+    });
+  };
+
+  SubjectChecks.prototype.render = function (findings) {
+    var labels = this.panel.labels;
+    if (!findings.length) {
+      this.box.replaceChildren();
+      return;
+    }
+    var list = el("ul", "subject-checks__list");
+    findings.forEach(function (f) {
+      var item = el("li");
+      item.appendChild(el("span", "chip chip--" + f.category, labels[f.category] || f.category));
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(el("q", "finding__words", f.text));
+      item.appendChild(document.createTextNode(" " + f.message));
+      list.appendChild(item);
+    });
+    this.box.replaceChildren(el("p", "subject-checks__title", "Checks on the subject line:"), list);
   };
 
   document.addEventListener("DOMContentLoaded", function () {

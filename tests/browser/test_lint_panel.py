@@ -2,8 +2,9 @@
 
 An author opens an incident's notice editor, types a vague sentence, sees the words underlined
 and the findings listed, opens the hedge, applies its suggested rewrite and sees the hedge go.
-Then: offsets stay right after an emoji, leaving with unsaved text asks first, saving works,
-and on a phone the panel sits below the text with nothing scrolling sideways.
+Then: offsets stay right after an emoji, leaving with unsaved text asks first, the subject line
+is checked too, saving makes version 1, and on a phone the panel sits below the text with
+nothing scrolling sideways.
 
 ``COMPOSER_SCREENSHOTS=<dir>`` saves desktop (1280x900) and phone (390x844) screenshots.
 """
@@ -191,9 +192,19 @@ def test_author_fixes_a_hedge_with_the_live_panel(
     expect(you.text).to_be_visible()
     assert asked == ["beforeunload"]
 
+    # The subject line is checked too, on its own, under the field.
+    subject = page.get_by_label("Subject line")
+    subject.fill("Your details may have been compromised")
+    subject_checks = page.locator("[data-subject-checks]")
+    expect(subject_checks.locator("q", has_text="may have been compromised")).to_be_visible()
+    subject.fill("Your name and email address were copied")
+    expect(subject_checks.locator("q", has_text="compromised")).to_have_count(0)
+
     # Saving keeps the text and the findings, and nothing asks on leaving.
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Saved as version 1.")).to_be_visible()
+    expect(page.get_by_text("Version 1", exact=True)).to_be_visible()
+    expect(subject).to_have_value("Your name and email address were copied")
     expect(you.text).to_have_value(f"Update 📧: {VAGUE}")
     you.expect_marked("hedge", "may have been compromised")
     expect(page.get_by_text("Unsaved changes")).to_be_hidden()
@@ -230,6 +241,12 @@ def test_an_old_answer_never_replaces_a_newer_one(
     page.wait_for_function(
         "() => document.querySelector('[data-lint-state]').textContent === 'Checking…'"
     )
+    # "Checking…" shows as the request starts; the route handler sees it a moment later.
+    # Playwright runs route handlers while the page is being waited on, so wait in short steps.
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
     assert len(held) == 1
     page.keyboard.type(" Please be assured.")
     you.expect_marked("cliche", "Please be assured")

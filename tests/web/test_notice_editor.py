@@ -15,10 +15,11 @@ from flask.testing import FlaskClient
 
 from composer import notices
 from composer.extensions import db
-from composer.models import AuditEvent, Incident, NoticeDraft
+from composer.models import AuditEvent, Incident, NoticeVersion
 from tests.conftest import csrf_token, sign_in, user_by_email
 from tests.web.test_wizard import fill_all, new_incident
 
+SUBJECT = "Important information about your account"
 PLAY_COM = (
     "Dear customer,\n\n"
     "A company that handles part of our marketing communications has had a security breach. "
@@ -35,19 +36,29 @@ def lint(client: FlaskClient, token: str | None, payload: Any, **kwargs: Any) ->
     return client.post("/api/lint", headers=headers, json=payload, **kwargs)
 
 
-def save(client: FlaskClient, token: str, incident_id: int, body: str) -> Any:
-    return client.post(f"/incidents/{incident_id}/notice", data={"body": body, "csrf_token": token})
+def save(
+    client: FlaskClient, token: str, incident_id: int, body: str, subject: str = SUBJECT
+) -> Any:
+    return client.post(
+        f"/incidents/{incident_id}/notice",
+        data={"subject": subject, "body": body, "csrf_token": token},
+    )
 
 
-def draft_events(app: Flask) -> list[AuditEvent]:
+def version_events(app: Flask) -> list[AuditEvent]:
     with app.app_context():
         return list(
             db.session.scalars(
                 sa.select(AuditEvent)
-                .where(AuditEvent.action == "notice.draft_saved")
+                .where(AuditEvent.action == "notice.version_created")
                 .order_by(AuditEvent.seq)
             )
         )
+
+
+def versions(app: Flask) -> list[NoticeVersion]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(NoticeVersion).order_by(NoticeVersion.id)))
 
 
 @pytest.fixture
@@ -68,8 +79,10 @@ def test_author_saves_the_notice_and_sees_its_findings(
 ) -> None:
     page = client.get(f"/incidents/{incident_id}/notice").get_data(as_text=True)
     assert "Not saved yet." in page
+    assert 'name="subject"' in page
     assert 'name="body"' in page
     assert ">Save</button>" in page
+    assert ">Draft notice</button>" in page
 
     # A browser sends a textarea's line breaks as CRLF; they are stored as "\n".
     response = save(client, author, incident_id, PLAY_COM.replace("\n", "\r\n"))
@@ -77,20 +90,27 @@ def test_author_saves_the_notice_and_sees_its_findings(
     assert response.headers["Location"].endswith(f"/incidents/{incident_id}/notice")
 
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Saved." in page
-    assert "Last saved" in page
+    assert "Saved as version 1." in page
+    assert "Version 1" in page
+    assert "by Ana" in page
     # The findings are on the page without JavaScript: the words, and the message.
     assert '<q class="finding__words">may have been compromised</q>' in page
     assert "Say what happened" in page
     # The textarea holds the text exactly (the newline after the tag is eaten by the parser).
     assert ">\nDear customer,\n\nA company" in page
+    assert f'value="{SUBJECT}"' in page
 
+    [version] = versions(app)
+    assert version.incident_id == incident_id
+    assert version.number == 1
+    assert version.subject == SUBJECT
+    assert version.body == PLAY_COM
+    assert version.source == "edit"
+    assert version.parent_id is None
     with app.app_context():
-        draft = db.session.scalar(sa.select(NoticeDraft))
-        assert draft is not None
-        assert draft.incident_id == incident_id
-        assert draft.body == PLAY_COM
-        assert draft.updated_by.email == "ana@example.com"
+        saved = db.session.get(NoticeVersion, version.id)
+        assert saved is not None
+        assert saved.created_by.email == "ana@example.com"
 
 
 def test_saving_is_audited_with_a_digest_not_the_text(
@@ -98,48 +118,63 @@ def test_saving_is_audited_with_a_digest_not_the_text(
 ) -> None:
     save(client, author, incident_id, PLAY_COM)
     second = PLAY_COM.replace("some customer names", "the names of 20,000 customers")
-    save(client, author, incident_id, second)
+    client.post(
+        f"/incidents/{incident_id}/notice",
+        data={"subject": SUBJECT, "body": second, "parent": "1", "csrf_token": author},
+    )
 
-    events = draft_events(app)
+    events = version_events(app)
     assert len(events) == 2
     first_event, second_event = events
     assert first_event.subject_type == "incident"
     assert first_event.subject_id == str(incident_id)
     assert first_event.actor == "ana@example.com"
     assert first_event.before is None
-    digest = {"chars": len(PLAY_COM), "sha256": hashlib.sha256(PLAY_COM.encode()).hexdigest()}
-    assert first_event.after is not None
-    assert {k: first_event.after[k] for k in digest} == digest
+    first_sha = hashlib.sha256(f"{SUBJECT}\n\n{PLAY_COM}".encode()).hexdigest()
+    digest = {
+        "version": 1,
+        "sha256": first_sha,
+        "subject_chars": len(SUBJECT),
+        "body_chars": len(PLAY_COM),
+    }
+    assert first_event.after == {**digest, "source": "edit", "parent": None}
     assert second_event.before == digest
     assert second_event.after is not None
-    assert second_event.after["sha256"] == hashlib.sha256(second.encode()).hexdigest()
+    assert second_event.after["version"] == 2
+    assert second_event.after["parent"] == 1
+    assert (
+        second_event.after["sha256"]
+        == hashlib.sha256(f"{SUBJECT}\n\n{second}".encode()).hexdigest()
+    )
     for event in events:
         recorded = json.dumps([event.before, event.after])
         assert "marketing" not in recorded
         assert "customer" not in recorded
+        assert "account" not in recorded
 
 
 def test_saving_the_same_text_again_records_nothing(
     client: FlaskClient, author: str, incident_id: int, app: Flask
 ) -> None:
     save(client, author, incident_id, PLAY_COM)
-    with app.app_context():
-        saved_at = db.session.scalars(sa.select(NoticeDraft.updated_at)).one()
     response = save(client, author, incident_id, PLAY_COM.replace("\n", "\r\n"))
     assert response.status_code == 302
-    assert "No changes to save." in client.get(response.headers["Location"]).get_data(as_text=True)
-    assert len(draft_events(app)) == 1
-    with app.app_context():
-        assert db.session.scalars(sa.select(NoticeDraft.updated_at)).one() == saved_at
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "No changes to save: the text is the same as version 1." in page
+    assert len(version_events(app)) == 1
+    assert len(versions(app)) == 1
 
 
-def test_an_empty_first_save_stores_nothing(
+def test_an_empty_save_is_refused_and_stores_nothing(
     client: FlaskClient, author: str, incident_id: int, app: Flask
 ) -> None:
-    assert save(client, author, incident_id, "").status_code == 302
-    assert draft_events(app) == []
-    with app.app_context():
-        assert db.session.scalar(sa.select(NoticeDraft)) is None
+    response = save(client, author, incident_id, "", subject="")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "The subject line is empty" in page
+    assert "The notice text is empty" in page
+    assert version_events(app) == []
+    assert versions(app) == []
 
 
 def test_a_notice_over_the_limit_is_refused_and_kept_on_screen(
@@ -153,32 +188,37 @@ def test_a_notice_over_the_limit_is_refused_and_kept_on_screen(
     assert "The notice is 280 characters long; the limit is 200." in page
     assert "Nothing was saved" in page
     assert body in page
+    assert f'value="{SUBJECT}"' in page
     assert "data-unsaved" in page
-    assert draft_events(app) == []
+    assert version_events(app) == []
 
 
-def test_save_draft_refuses_a_long_body_with_a_typed_error(app: Flask, incident_id: int) -> None:
+def test_save_version_refuses_a_long_body_with_a_typed_error(app: Flask, incident_id: int) -> None:
     with app.app_context():
         incident = db.session.get(Incident, incident_id)
         assert incident is not None
         author = user_by_email("ana@example.com")
-        with pytest.raises(notices.NoticeTooLong) as raised:
-            notices.save_draft(db.session(), incident, "x" * 11, by=author, max_chars=10)
-        assert raised.value.length == 11
-        assert raised.value.limit == 10
+        with pytest.raises(notices.NoticeInvalid) as raised:
+            notices.save_version(
+                db.session(), incident, subject=SUBJECT, body="x" * 11, by=author, max_body_chars=10
+            )
+        assert set(raised.value.errors) == {"body"}
+        assert "11 characters long; the limit is 10" in raised.value.errors["body"]
 
 
 def test_an_expired_form_token_keeps_the_text(
     client: FlaskClient, author: str, incident_id: int, app: Flask
 ) -> None:
     response = client.post(
-        f"/incidents/{incident_id}/notice", data={"body": "Text typed before the token expired."}
+        f"/incidents/{incident_id}/notice",
+        data={"subject": "Typed subject", "body": "Text typed before the token expired."},
     )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "was not saved yet" in page
     assert "Text typed before the token expired." in page
-    assert draft_events(app) == []
+    assert 'value="Typed subject"' in page
+    assert version_events(app) == []
 
 
 def test_the_incident_list_and_fact_sheet_link_to_the_editor(
@@ -187,13 +227,17 @@ def test_the_incident_list_and_fact_sheet_link_to_the_editor(
     url = f"/incidents/{incident_id}/notice"
     listing = client.get("/incidents/").get_data(as_text=True)
     assert f'href="{url}">Write<span class="visually-hidden"> the notice for' in listing
-    assert f'href="{url}"' in client.get(f"/incidents/{incident_id}/summary").get_data(as_text=True)
+    sheet = client.get(f"/incidents/{incident_id}/summary").get_data(as_text=True)
+    assert f'href="{url}"' in sheet
+    assert f'action="{url}/draft"' in sheet
+    assert ">Draft notice</button>" in sheet
     save(client, author, incident_id, PLAY_COM)
     listing = client.get("/incidents/").get_data(as_text=True)
     assert f'href="{url}">Edit<span' in listing
-    assert "Edit the notice" in client.get(f"/incidents/{incident_id}/summary").get_data(
-        as_text=True
-    )
+    assert "version 1</span>" in listing
+    sheet = client.get(f"/incidents/{incident_id}/summary").get_data(as_text=True)
+    assert "Edit the notice" in sheet
+    assert ">Draft notice</button>" not in sheet
 
 
 # Roles -------------------------------------------------------------------------------------
@@ -210,15 +254,18 @@ def test_approvers_and_admins_read_but_cannot_save(
         assert page.status_code == 200
         text = page.get_data(as_text=True)
         assert re.search(r"<textarea[^>]*\breadonly\b", text), who
+        assert re.search(r'<input type="text" id="notice-subject"[^>]*\breadonly\b', text), who
         assert ">Save</button>" not in text
+        assert "Draft again from facts" not in text
         assert "Only authors can change it." in text
         assert "may have been compromised" in text
         assert "data-readonly" in text
         assert save(client, token, incident_id, "Changed by someone else.").status_code == 403
+        draft = client.post(f"/incidents/{incident_id}/notice/draft", data={"csrf_token": token})
+        assert draft.status_code == 403
         client.post("/logout", data={"csrf_token": token})
-    with app.app_context():
-        assert db.session.scalars(sa.select(NoticeDraft.body)).one() == PLAY_COM
-    assert len(draft_events(app)) == 1
+    assert [v.body for v in versions(app)] == [PLAY_COM]
+    assert len(version_events(app)) == 1
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(
@@ -227,7 +274,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(
     token = csrf_token(client)  # from the sign-in page, so the POST gets past the CSRF check
     for response in (
         client.get("/incidents/1/notice"),
-        client.post("/incidents/1/notice", data={"body": "Hello.", "csrf_token": token}),
+        client.post(
+            "/incidents/1/notice", data={"subject": "Hi", "body": "Hello.", "csrf_token": token}
+        ),
     ):
         assert response.status_code == 302
         assert "/login" in response.headers["Location"]

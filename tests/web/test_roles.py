@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from composer import notices
 from composer.extensions import db
 from composer.models import Incident, Role, User
 from tests.conftest import csrf_token, make_user, sign_in
@@ -16,13 +17,20 @@ WHO = ["anonymous", "author", "approver", "admin"]
 
 @pytest.fixture
 def incident_id(app: Flask, users: dict[str, int]) -> int:
+    """An incident whose notice has a version 1."""
     client = app.test_client()
     token = sign_in(client, "author")
     client.post("/incidents/", data={"title": "Leak", "csrf_token": token})
     with app.app_context():
-        found = db.session.scalar(sa.select(Incident.id))
-        assert found is not None
-        return found
+        incident = db.session.scalar(sa.select(Incident))
+        assert incident is not None
+        author = db.session.get(User, users["author"])
+        assert author is not None
+        notices.save_version(
+            db.session(), incident, subject="Your email address", body="Dear customer.\n", by=author
+        )
+        db.session.commit()
+        return incident.id
 
 
 def as_user(app: Flask, who: str) -> tuple[FlaskClient, str]:
@@ -42,6 +50,17 @@ ROUTES = [
     ("GET", "/incidents/{id}/summary", [302, 200, 200, 200]),
     ("POST", "/incidents/{id}/finish", [302, 422, 403, 403]),
     ("GET", "/incidents/{id}/facts.json", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice", [302, 200, 200, 200]),
+    ("POST", "/incidents/{id}/notice", [302, 302, 403, 403]),
+    ("POST", "/incidents/{id}/notice/draft", [302, 302, 403, 403]),
+    ("GET", "/incidents/{id}/notice/versions", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice/versions/1", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice/diff?a=1&b=1", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice/versions/1/previews", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice/versions/1/email.html", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice/versions/1/page.html", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice/versions/1/letter.pdf", [302, 200, 200, 200]),
+    ("GET", "/incidents/{id}/notice/versions/1/letter-page-1.png", [302, 200, 200, 200]),
     ("GET", "/admin/users", [302, 403, 403, 200]),
     ("POST", "/admin/users", [302, 403, 403, 302]),
     ("POST", "/admin/users/{author}/roles", [302, 403, 403, 302]),
@@ -53,6 +72,7 @@ FORMS = {
     "/admin/users/{author}/roles": {"roles": ["author", "approver"]},
     "/admin/users/{author}/active": {"active": "1"},
     "/incidents/{id}/steps/timing": {"q.discovered": "2026-11-05", "action": "next"},
+    "/incidents/{id}/notice": {"subject": "Your email address", "body": "Dear customer,\n"},
 }
 
 
