@@ -23,6 +23,7 @@ Plain text only: no parse, no Flask.
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -474,20 +475,7 @@ _MONTHS = {
     "nov": 11,
     "dec": 12,
 }
-_MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+_MONTH_NAMES = tuple(calendar.month_name)[1:]  # English names: the C locale's
 _MONTH = (
     r"(?:(?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december)(?![a-z])|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)(?:\.|(?![a-z])))"

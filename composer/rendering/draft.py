@@ -34,6 +34,7 @@ The draft passes the linter (``composer.lint``) with no errors or warnings for c
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,20 +70,7 @@ _MAX_SENTENCE_WORDS = 24
 #: The subject is shortened past this many characters (mail clients cut long subjects).
 _MAX_SUBJECT_CHARS = 78
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+_MONTHS = tuple(calendar.month_name)[1:]  # English names: the C locale's
 
 
 class DraftError(ValueError):
