@@ -14,15 +14,12 @@ from typing import Any, TextIO
 
 import yaml
 
+from composer.commandline import UsageError, read_text
 from composer.lint.engine import LintConfig, Linter
 from composer.lint.findings import Finding, LintResult
 from composer.lint.nlp import LintSetupError
 
 USAGE_ERROR = 2
-
-
-class UsageError(Exception):
-    pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,17 +83,6 @@ def _read_facts(path: str | None) -> dict[str, Any] | None:
     return facts
 
 
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read it: {exc.strerror}") from None
-
-
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
@@ -138,7 +124,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         config = _read_config(args.config, args.disable)
         facts = _read_facts(args.facts)
-        texts = [(path, _read_text(path)) for path in args.files]
+        texts = [(path, read_text(path)) for path in args.files]
     except UsageError as exc:
         print(f"lint: {exc}", file=sys.stderr)
         return USAGE_ERROR

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from composer.commandline import UsageError, read_text
 from composer.rendering.email import email_to_eml, render_email
 from composer.rendering.errors import MergeFieldError, RenderError
 from composer.rendering.merge import SAMPLE_RECIPIENT, Recipient
@@ -28,24 +29,9 @@ USAGE_ERROR = 2
 RENDER_ERROR = 1
 
 
-class UsageError(Exception):
-    """Bad arguments or an unreadable file: exit status 2."""
-
-
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read it: {exc.strerror}") from None
-
-
 def _read_json(path: str, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -173,7 +159,7 @@ def _render(args: argparse.Namespace) -> bytes:
             raise UsageError("--format sms needs --facts: the SMS is written from the facts")
         return (sms_summary(facts, company=company) + "\n").encode()
 
-    draft = parse_markdown(_read_text(args.draft))
+    draft = parse_markdown(read_text(args.draft))
     if args.recipient:
         recipient = Recipient.from_mapping(_read_json(args.recipient, "a recipient"))
     else:
@@ -208,7 +194,7 @@ def _place(path: str, error: MergeFieldError) -> str:
         return f"{path} (subject line)"
     if error.line is None:
         return path
-    text = _read_text(path).removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = read_text(path).removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     from composer.rendering.draft import parse_markdown
 
     body = parse_markdown(text).body
