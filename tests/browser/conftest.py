@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from composer import create_app
@@ -119,3 +119,24 @@ def screenshots() -> Path | None:
     path = Path(target)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def assert_fits_phone(page: Page, name: str) -> None:
+    """Switch ``page`` to a phone-sized viewport and check nothing scrolls sideways."""
+    page.set_viewport_size(PHONE)
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px on a phone"
+
+
+def capture(page: Page, stem: Path | None) -> None:
+    """Save phone and desktop screenshots from the top of the page when ``stem`` is given;
+    leave the page at desktop size either way."""
+    if stem is not None:
+        # From the top, so sticky parts sit where a reader first sees them.
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=f"{stem}-phone.png", full_page=True)
+        page.set_viewport_size(DESKTOP)
+        page.screenshot(path=f"{stem}-desktop.png", full_page=True)
+    page.set_viewport_size(DESKTOP)

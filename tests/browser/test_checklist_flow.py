@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, LiveServer
+from tests.browser.conftest import LiveServer, assert_fits_phone, capture
 from tests.conftest import EMAILS, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -61,20 +61,12 @@ class Journey:
     def look(self, name: str) -> None:
         """Check the page fits a phone, and save screenshots when asked to."""
         page = self.page
-        page.set_viewport_size(PHONE)
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px on a phone"
+        assert_fits_phone(page, name)
+        stem = None
         if self.shots is not None:
-            # From the top, so the sticky sidebar sits where a reader first sees it.
-            page.evaluate("() => window.scrollTo(0, 0)")
             self.taken += 1
             stem = self.shots / f"{self.taken:02d}-{name}"
-            page.screenshot(path=f"{stem}-phone.png", full_page=True)
-            page.set_viewport_size(DESKTOP)
-            page.screenshot(path=f"{stem}-desktop.png", full_page=True)
-        page.set_viewport_size(DESKTOP)
+        capture(page, stem)
 
     def sign_in(self, base_url: str, *, look: bool = False) -> None:
         page = self.page

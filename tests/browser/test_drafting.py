@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from composer.rendering.draft import HEADINGS
-from tests.browser.conftest import DESKTOP, PHONE, LiveServer
+from tests.browser.conftest import LiveServer, assert_fits_phone, capture
 from tests.conftest import EMAILS, PASSWORD, sign_in
 from tests.web.test_wizard import fill_all, new_incident
 
@@ -39,19 +39,12 @@ class Look:
 
     def __call__(self, name: str) -> None:
         page = self.page
-        page.set_viewport_size(PHONE)
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px on a phone"
+        assert_fits_phone(page, name)
+        stem = None
         if self.shots is not None:
-            page.evaluate("() => window.scrollTo(0, 0)")
             self.taken += 1
             stem = self.shots / f"drafting-{self.taken:02d}-{name}"
-            page.screenshot(path=f"{stem}-phone.png", full_page=True)
-            page.set_viewport_size(DESKTOP)
-            page.screenshot(path=f"{stem}-desktop.png", full_page=True)
-        page.set_viewport_size(DESKTOP)
+        capture(page, stem)
 
 
 def complete_incident(live_server: LiveServer) -> int:

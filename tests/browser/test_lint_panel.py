@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Dialog, Locator, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.conftest import DESKTOP, PHONE, LiveServer
+from tests.browser.conftest import LiveServer, assert_fits_phone, capture
 from tests.conftest import EMAILS, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -63,24 +63,17 @@ class Editor:
     def look(self, name: str) -> None:
         """Check the phone layout, and save screenshots when asked to."""
         page = self.page
-        page.set_viewport_size(PHONE)
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px on a phone"
+        assert_fits_phone(page, name)
         text_box = self.text.bounding_box()
         panel_box = self.panel.bounding_box()
         assert text_box is not None
         assert panel_box is not None
         assert panel_box["y"] >= text_box["y"] + text_box["height"], "panel not below the text"
+        stem = None
         if self.shots is not None:
-            page.evaluate("() => window.scrollTo(0, 0)")
             self.taken += 1
             stem = self.shots / f"lint-{self.taken:02d}-{name}"
-            page.screenshot(path=f"{stem}-phone.png", full_page=True)
-            page.set_viewport_size(DESKTOP)
-            page.screenshot(path=f"{stem}-desktop.png", full_page=True)
-        page.set_viewport_size(DESKTOP)
+        capture(page, stem)
         # Beside the text on a desktop.
         text_box = self.text.bounding_box()
         panel_box = self.panel.bounding_box()
