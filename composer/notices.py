@@ -280,6 +280,10 @@ def save_version(
             "parent": parent.number if parent else None,
         },
     )
+    # Any edit voids approval: legal signed a different text.
+    from composer.approval.review import void_for_new_version
+
+    void_for_new_version(session, incident, version, by=by)
     return SaveResult(version=version, created=True)
 
 

@@ -13,9 +13,19 @@ from flask_migrate import downgrade, upgrade
 
 from composer import notices
 from composer.extensions import db
-from composer.models import Incident, NoticeVersion, Role, UTCDateTime
+from composer.models import NoticeVersion, Role, UTCDateTime
 from tests.conftest import make_user
 
+_incident = sa.table(
+    "incident",
+    sa.column("id", sa.Integer()),
+    sa.column("title", sa.String()),
+    sa.column("checklist_id", sa.String()),
+    sa.column("checklist_version", sa.Integer()),
+    sa.column("created_by_id", sa.Integer()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+)
 _draft = sa.table(
     "notice_draft",
     sa.column("incident_id", sa.Integer()),
@@ -47,13 +57,23 @@ def test_0003_turns_each_working_draft_into_version_1_and_back(app: Flask) -> No
     with app.app_context():
         downgrade(revision="0002")
         ids = []
+        # Core inserts: the Incident model has columns that later migrations add.
         for title in ("First", "Second"):
-            incident = Incident(
-                title=title, checklist_id="incident", checklist_version=1, created_by_id=ana
+            now = datetime.now(UTC)
+            ids.append(
+                db.session.execute(
+                    _incident.insert()
+                    .values(
+                        title=title,
+                        checklist_id="incident",
+                        checklist_version=1,
+                        created_by_id=ana,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(_incident.c.id)
+                ).scalar_one()
             )
-            db.session.add(incident)
-            db.session.flush()
-            ids.append(incident.id)
         db.session.execute(
             _draft.insert(),
             [

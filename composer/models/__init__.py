@@ -4,6 +4,7 @@ from composer.models.audit import AuditEvent, AuditHead
 from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
 from composer.models.notice import NoticeVersion, VersionSource
+from composer.models.review import DecisionKind, Review, ReviewComment, ReviewDecision, ReviewState
 from composer.models.user import LoginAttempt, Role, User, UserRole
 
 __all__ = [
@@ -11,9 +12,14 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "DecisionKind",
     "Incident",
     "LoginAttempt",
     "NoticeVersion",
+    "Review",
+    "ReviewComment",
+    "ReviewDecision",
+    "ReviewState",
     "Role",
     "UTCDateTime",
     "User",

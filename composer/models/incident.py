@@ -27,6 +27,9 @@ class Incident(Base):
     last_step_id: Mapped[str | None] = mapped_column(String(64), default=None)
     #: Set when someone finished the checklist with every required answer valid.
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: Approvals a notice for this incident needs before it can be sent; None means the
+    #: site's ``REQUIRED_APPROVALS``. Only admins change it, never downwards during a review.
+    required_approvals: Mapped[int | None] = mapped_column(default=None)
 
     created_by: Mapped[User] = relationship(lazy="joined")
     answers: Mapped[list[Answer]] = relationship(

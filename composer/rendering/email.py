@@ -53,6 +53,11 @@ def _sender_address(sender: str) -> Address:
         raise RenderError(f"The sender {sender!r} is not a usable email address: {exc}") from None
 
 
+def check_sender(sender: str) -> None:
+    """Raise :class:`RenderError` unless ``sender`` is a usable From or Reply-To address."""
+    _sender_address(sender)
+
+
 @dataclass(frozen=True)
 class EmailCohort:
     """One rendered notice, ready to be filled in for each recipient."""

@@ -1,0 +1,811 @@
+"""Legal review of a notice version: submit, comment, request changes, approve, void, release.
+
+The rules (GitLab's merge-request approval rules are the model):
+
+- Only the latest version can be submitted, and only with no lint errors; every lint warning
+  needs a short reason from the author, kept with the review.
+- Four eyes: nobody who saved a version since the last approved one (or submitted this one) may
+  approve it, whatever their roles.
+- A review needs the incident's number of required approvals (default: the site's setting),
+  fixed at submission; an admin may raise it while the review is open, never lower it.
+- Approvals bind to the bundle's SHA-256 (``composer.approval.bundle``). Saving a new version
+  voids every open or approved review of the incident; sending calls :func:`release_check`,
+  which recomputes the bundle and refuses on any difference, saying what changed.
+- Every step is written to the audit log, in the caller's transaction.
+
+Plain functions over a SQLAlchemy session: the actor is passed in, the caller commits. No Flask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from composer import audit
+from composer.approval.bundle import Bundle, changed_parts, manifest_sha256
+from composer.models import (
+    AuditEvent,
+    DecisionKind,
+    Incident,
+    NoticeVersion,
+    Review,
+    ReviewComment,
+    ReviewDecision,
+    ReviewState,
+    Role,
+    User,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from composer.lint.findings import Finding, LintResult
+
+#: Approvals a notice needs when neither the incident nor the site says otherwise.
+DEFAULT_REQUIRED_APPROVALS: Final = 1
+#: The most approvals an incident can ask for (more would stall every notice).
+MAX_REQUIRED_APPROVALS: Final = 10
+#: A reason for keeping a lint warning: long enough to say something, short enough to read.
+MIN_REASON_CHARS: Final = 3
+MAX_REASON_CHARS: Final = 500
+MAX_COMMENT_CHARS: Final = 5000
+MAX_NOTE_CHARS: Final = 5000
+
+
+class ApprovalError(ValueError):
+    """A review step that cannot happen, with a message for the person who tried it."""
+
+
+class ApprovalRefused(ApprovalError):
+    """The person may not do this (four eyes, role, or the review's state)."""
+
+
+class SubmitRefused(ApprovalError):
+    """The version cannot go to review yet. ``problems`` maps a field (a warning's key, or
+    "lint") to what is wrong with it; nothing was saved."""
+
+    def __init__(self, message: str, problems: Mapping[str, str] | None = None) -> None:
+        self.problems = dict(problems or {})
+        super().__init__(message)
+
+
+class NotApproved(ApprovalError):
+    """Nothing approved can be sent for this incident."""
+
+
+class BundleMismatch(ApprovalError):
+    """What would be sent now is not what legal approved. ``changes`` says what differs."""
+
+    def __init__(self, review: Review, changes: Sequence[str]) -> None:
+        self.review = review
+        self.changes = list(changes)
+        listed = "; ".join(self.changes) or "the approval record itself"
+        super().__init__(
+            f"Not sent: what would be sent is not what legal approved (version "
+            f"{review.version.number}). Changed since approval: {listed}. Submit the notice for "
+            "review again."
+        )
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+def required_approvals(incident: Incident, default: int = DEFAULT_REQUIRED_APPROVALS) -> int:
+    """How many approvals a new review of this incident's notice needs."""
+    return incident.required_approvals or default
+
+
+def reviews_for(session: Session, incident: Incident) -> list[Review]:
+    """Every review of the incident's notice, newest first."""
+    return list(
+        session.scalars(
+            select(Review).where(Review.incident_id == incident.id).order_by(Review.id.desc())
+        )
+    )
+
+
+def open_review(session: Session, incident: Incident) -> Review | None:
+    return session.scalar(
+        select(Review).where(
+            Review.incident_id == incident.id, Review.state == ReviewState.IN_REVIEW.value
+        )
+    )
+
+
+def current_review(session: Session, incident: Incident) -> Review | None:
+    """The newest review, whatever its state (None before the first submission)."""
+    return session.scalar(
+        select(Review).where(Review.incident_id == incident.id).order_by(Review.id.desc()).limit(1)
+    )
+
+
+def get_review(session: Session, incident: Incident, review_id: int) -> Review | None:
+    review = session.get(Review, review_id)
+    if review is None or review.incident_id != incident.id:
+        return None
+    return review
+
+
+def last_approved(
+    session: Session, incident: Incident, *, before: NoticeVersion | None = None
+) -> Review | None:
+    """The newest review that was approved (even if a later edit voided it), optionally only
+    among versions older than ``before``: "the last notice legal approved"."""
+    query = (
+        select(Review)
+        .join(NoticeVersion, Review.version_id == NoticeVersion.id)
+        .where(Review.incident_id == incident.id, Review.approved_at.is_not(None))
+    )
+    if before is not None:
+        query = query.where(NoticeVersion.number < before.number)
+    return session.scalar(query.order_by(NoticeVersion.number.desc(), Review.id.desc()).limit(1))
+
+
+def editors_of(session: Session, version: NoticeVersion) -> dict[int, User]:
+    """Everyone who saved a version of the notice since the last approved one, up to and
+    including ``version``: they wrote some of its text, so none of them may approve it."""
+    incident = session.get(Incident, version.incident_id)
+    assert incident is not None
+    approved = last_approved(session, incident, before=version)
+    floor = approved.version.number if approved else 0
+    versions = session.scalars(
+        select(NoticeVersion).where(
+            NoticeVersion.incident_id == version.incident_id,
+            NoticeVersion.number > floor,
+            NoticeVersion.number <= version.number,
+        )
+    )
+    return {v.created_by_id: v.created_by for v in versions}
+
+
+def approval_refusal(session: Session, review: Review, user: User) -> str | None:
+    """Why ``user`` may not approve ``review`` (None when they may)."""
+    if not user.has_role(Role.APPROVER):
+        return "Only approvers (legal) can approve a notice."
+    if review.state != ReviewState.IN_REVIEW.value:
+        return _closed_message(review)
+    editors = editors_of(session, review.version)
+    if user.id in editors:
+        numbers = _versions_saved_by(session, review.version, user)
+        which = ", ".join(str(n) for n in numbers)
+        plural = "s" if len(numbers) != 1 else ""
+        return (
+            f"You saved version{plural} {which} of this notice, so someone else must approve it "
+            "(four eyes: nobody approves text they wrote)."
+        )
+    if user.id == review.submitted_by_id:
+        return "You submitted this version for review, so someone else must approve it."
+    if any(d.user_id == user.id for d in review.approvals):
+        return "You have already approved this version."
+    return None
+
+
+def _versions_saved_by(session: Session, version: NoticeVersion, user: User) -> list[int]:
+    incident = session.get(Incident, version.incident_id)
+    assert incident is not None
+    approved = last_approved(session, incident, before=version)
+    floor = approved.version.number if approved else 0
+    return list(
+        session.scalars(
+            select(NoticeVersion.number)
+            .where(
+                NoticeVersion.incident_id == version.incident_id,
+                NoticeVersion.created_by_id == user.id,
+                NoticeVersion.number > floor,
+                NoticeVersion.number <= version.number,
+            )
+            .order_by(NoticeVersion.number)
+        )
+    )
+
+
+def _closed_message(review: Review) -> str:
+    state = ReviewState(review.state)
+    number = review.version.number
+    if state is ReviewState.APPROVED:
+        return f"Version {number} is already approved."
+    if state is ReviewState.CHANGES_REQUESTED:
+        return (
+            f"Changes were requested on version {number}; the author needs to revise it and "
+            "submit again."
+        )
+    if state is ReviewState.VOIDED:
+        return f"This review no longer applies: {review.close_reason or 'it was voided'}."
+    return f"Version {number} was withdrawn from review."
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    review: Review
+    incident: Incident
+    #: None when the user can approve it; otherwise why not.
+    refusal: str | None
+
+
+def review_queue(session: Session, user: User) -> list[QueueItem]:
+    """Open reviews, oldest first, each with whether ``user`` can approve it."""
+    reviews = session.scalars(
+        select(Review).where(Review.state == ReviewState.IN_REVIEW.value).order_by(Review.id)
+    )
+    items = []
+    for review in reviews:
+        incident = session.get(Incident, review.incident_id)
+        assert incident is not None
+        items.append(QueueItem(review, incident, approval_refusal(session, review, user)))
+    return items
+
+
+def waiting_for(session: Session, user: User) -> int:
+    """How many open reviews ``user`` could approve now (the count on the review queue)."""
+    if not user.has_role(Role.APPROVER):
+        return 0
+    return sum(item.refusal is None for item in review_queue(session, user))
+
+
+# Lint warnings to acknowledge -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WarningToAcknowledge:
+    """A lint warning the author must give a reason for keeping."""
+
+    key: str
+    rule: str
+    category: str
+    message: str
+    excerpt: str
+    start: int
+    end: int
+    part: str
+
+
+def lint_summary(result: LintResult, subject_findings: Iterable[Finding] = ()) -> dict[str, Any]:
+    """Counts (errors, warnings, suggestions) over the body and subject, and the grade."""
+    findings = [*result.findings, *subject_findings]
+    summary: dict[str, Any] = {
+        severity + "s": sum(f.severity == severity for f in findings)
+        for severity in ("error", "warning", "suggestion")
+    }
+    grade = result.stats.get("grade")
+    summary["grade"] = grade if isinstance(grade, int | float) else None
+    return summary
+
+
+def warnings_to_acknowledge(
+    result: LintResult, subject_findings: Iterable[Finding] = ()
+) -> list[WarningToAcknowledge]:
+    """Every warning in the body and subject, each with a key that is the same for the same
+    finding in the same text (so a form can post reasons back)."""
+    items = []
+    for part, findings in (("subject", list(subject_findings)), ("body", result.findings)):
+        for f in findings:
+            if f.severity != "warning":
+                continue
+            items.append(
+                WarningToAcknowledge(
+                    key=f"{part}:{f.rule}:{f.start}-{f.end}",
+                    rule=f.rule,
+                    category=f.category,
+                    message=f.message,
+                    excerpt=f.text,
+                    start=f.start,
+                    end=f.end,
+                    part=part,
+                )
+            )
+    return items
+
+
+def _checked_reasons(
+    warnings: Sequence[WarningToAcknowledge], reasons: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    acknowledged: list[dict[str, Any]] = []
+    problems: dict[str, str] = {}
+    for w in warnings:
+        reason = " ".join(reasons.get(w.key, "").split())
+        if len(reason) < MIN_REASON_CHARS:
+            problems[w.key] = "Say in a few words why this warning can stay."
+        elif len(reason) > MAX_REASON_CHARS:
+            problems[w.key] = (
+                f"The reason is {len(reason)} characters long; keep it under {MAX_REASON_CHARS}."
+            )
+        acknowledged.append(
+            {
+                "part": w.part,
+                "rule": w.rule,
+                "category": w.category,
+                "message": w.message,
+                "excerpt": w.excerpt,
+                "start": w.start,
+                "end": w.end,
+                "reason": reason,
+            }
+        )
+    return acknowledged, problems
+
+
+# Steps -----------------------------------------------------------------------------------------
+
+
+def _latest(session: Session, incident: Incident) -> NoticeVersion | None:
+    from composer.notices import latest_version
+
+    return latest_version(session, incident)
+
+
+def _review_digest(review: Review) -> dict[str, Any]:
+    return {
+        "review": review.id,
+        "version": review.version.number,
+        "sha256": review.version.sha256,
+        "bundle_sha256": review.bundle_sha256,
+    }
+
+
+def submit(
+    session: Session,
+    incident: Incident,
+    version: NoticeVersion,
+    *,
+    by: User,
+    summary: Mapping[str, Any],
+    warnings: Sequence[WarningToAcknowledge],
+    reasons: Mapping[str, str],
+    bundle: Bundle,
+    default_required: int = DEFAULT_REQUIRED_APPROVALS,
+    now: datetime | None = None,
+) -> Review:
+    """Submit ``version`` for legal review. ``summary`` and ``warnings`` come from linting the
+    version (:func:`lint_summary`, :func:`warnings_to_acknowledge`); ``reasons`` maps each
+    warning's key to the author's reason for keeping it; ``bundle`` was built from the version
+    just now. Raises :class:`ApprovalRefused` or :class:`SubmitRefused`.
+
+    An open review of the same version whose bundle has since changed (a template, the sender)
+    is voided and replaced; an open review of the same bundle is refused as a duplicate.
+    """
+    now = now or utcnow()
+    if not by.has_role(Role.AUTHOR):
+        raise ApprovalRefused("Only authors submit notices for review.")
+    if version.incident_id != incident.id:
+        raise ApprovalRefused("That version belongs to another incident.")
+    latest = _latest(session, incident)
+    if latest is None or latest.id != version.id:
+        raise SubmitRefused(
+            f"Version {version.number} is not the latest: submit version "
+            f"{latest.number if latest else '?'} instead."
+        )
+    if bundle.notice_sha256 != version.sha256:
+        raise ValueError("the bundle was built from other text")
+    errors = int(summary.get("errors", 0))
+    if errors:
+        raise SubmitRefused(
+            f"The checker found {errors} error{'s' if errors != 1 else ''} in this version. "
+            "Fix them in the editor, then submit.",
+            {"lint": "errors"},
+        )
+    acknowledged, problems = _checked_reasons(warnings, reasons)
+    if problems:
+        count = len(problems)
+        raise SubmitRefused(
+            f"{count} warning{'s need' if count != 1 else ' needs'} a reason before this "
+            "version can go to legal.",
+            problems,
+        )
+    current = open_review(session, incident)
+    if current is not None:
+        if current.version_id == version.id and current.bundle_sha256 == bundle.sha256:
+            raise SubmitRefused(
+                f"Version {version.number} is already waiting for review "
+                f"(submitted by {current.submitted_by.display_name})."
+            )
+        _void(
+            session,
+            current,
+            by=by,
+            now=now,
+            reason=(
+                f"version {version.number} was submitted again because what it renders to changed"
+                if current.version_id == version.id
+                else f"version {version.number} was submitted"
+            ),
+        )
+    approved = current_review(session, incident)
+    if (
+        approved is not None
+        and approved.state == ReviewState.APPROVED.value
+        and approved.version_id == version.id
+        and approved.bundle_sha256 == bundle.sha256
+    ):
+        raise SubmitRefused(f"Version {version.number} is already approved, exactly as it is.")
+    review = Review(
+        incident_id=incident.id,
+        version=version,
+        state=ReviewState.IN_REVIEW.value,
+        required_approvals=required_approvals(incident, default_required),
+        bundle_sha256=bundle.sha256,
+        bundle_manifest=bundle.manifest(),
+        lint_summary=dict(summary),
+        acknowledgements=acknowledged,
+        submitted_at=now,
+        submitted_by=by,
+    )
+    session.add(review)
+    session.flush()
+    audit.record(
+        session,
+        actor=by,
+        action="review.submitted",
+        subject_type="incident",
+        subject_id=incident.id,
+        after={
+            **_review_digest(review),
+            "required": review.required_approvals,
+            "lint": dict(summary),
+            "warnings_acknowledged": len(acknowledged),
+            "variants": [v["label"] for v in review.bundle_manifest["variants"]],
+        },
+    )
+    return review
+
+
+def record_view(session: Session, review: Review, *, by: User) -> bool:
+    """Audit that ``by`` opened the review (once per person per review). True when recorded."""
+    seen = session.scalars(
+        select(AuditEvent.after).where(
+            AuditEvent.action == "review.viewed",
+            AuditEvent.subject_type == "incident",
+            AuditEvent.subject_id == str(review.incident_id),
+            AuditEvent.actor_id == by.id,
+        )
+    )
+    if any(isinstance(after, dict) and after.get("review") == review.id for after in seen):
+        return False
+    audit.record(
+        session,
+        actor=by,
+        action="review.viewed",
+        subject_type="incident",
+        subject_id=review.incident_id,
+        after=_review_digest(review),
+    )
+    return True
+
+
+def comment(
+    session: Session,
+    review: Review,
+    *,
+    by: User,
+    text: str,
+    part: str = "general",
+    start: int | None = None,
+    end: int | None = None,
+    now: datetime | None = None,
+) -> ReviewComment:
+    """Add a comment, anchored to ``[start, end)`` of the version's subject or body, or general.
+    Approvers and authors may comment while the review is open."""
+    if not (by.has_role(Role.APPROVER) or by.has_role(Role.AUTHOR)):
+        raise ApprovalRefused("Only authors and approvers can comment on a review.")
+    if review.state != ReviewState.IN_REVIEW.value:
+        raise ApprovalRefused(_closed_message(review))
+    text = text.strip().replace("\r\n", "\n")
+    if not text:
+        raise ApprovalError("The comment is empty: write what should change or why.")
+    if len(text) > MAX_COMMENT_CHARS:
+        raise ApprovalError(
+            f"The comment is {len(text):,} characters long; the limit is {MAX_COMMENT_CHARS:,}."
+        )
+    quote = ""
+    if part in ("subject", "body"):
+        source = review.version.subject if part == "subject" else review.version.body
+        if start is None or end is None or not 0 <= start < end <= len(source):
+            raise ApprovalError(
+                "The passage you selected is not in this version's text any more: select it again."
+            )
+        quote = source[start:end]
+    elif part == "general":
+        start = end = None
+    else:
+        raise ApprovalError(
+            f"A comment is on the subject, the body or the whole notice, not {part!r}."
+        )
+    row = ReviewComment(
+        review=review,
+        author=by,
+        at=now or utcnow(),
+        part=part,
+        start=start,
+        end=end,
+        quote=quote,
+        text=text,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=by,
+        action="review.commented",
+        subject_type="incident",
+        subject_id=review.incident_id,
+        after={
+            **_review_digest(review),
+            "comment_id": row.id,
+            "part": part,
+            "start": start,
+            "end": end,
+            "quote": quote,
+            "comment": text,
+        },
+    )
+    return row
+
+
+def request_changes(
+    session: Session, review: Review, *, by: User, note: str = "", now: datetime | None = None
+) -> ReviewDecision:
+    """Send the version back to its authors with the review's comments (and ``note``)."""
+    now = now or utcnow()
+    if not by.has_role(Role.APPROVER):
+        raise ApprovalRefused("Only approvers (legal) can request changes.")
+    if review.state != ReviewState.IN_REVIEW.value:
+        raise ApprovalRefused(_closed_message(review))
+    note = note.strip().replace("\r\n", "\n")
+    if len(note) > MAX_NOTE_CHARS:
+        raise ApprovalError(f"The note is too long; keep it under {MAX_NOTE_CHARS:,} characters.")
+    if not note and not any(c.author_id == by.id for c in review.comments):
+        raise ApprovalError(
+            "Say what needs to change: write a note, or comment on a passage first."
+        )
+    decision = ReviewDecision(
+        review=review,
+        user=by,
+        kind=DecisionKind.REQUEST_CHANGES.value,
+        at=now,
+        bundle_sha256=review.bundle_sha256,
+        note=note,
+    )
+    session.add(decision)
+    review.state = ReviewState.CHANGES_REQUESTED.value
+    review.closed_at = now
+    review.closed_by = by
+    review.close_reason = f"{by.display_name} asked for changes"
+    session.flush()
+    audit.record(
+        session,
+        actor=by,
+        action="review.changes_requested",
+        subject_type="incident",
+        subject_id=review.incident_id,
+        before={"state": ReviewState.IN_REVIEW.value},
+        after={
+            **_review_digest(review),
+            "state": review.state,
+            "note": note,
+            "comments": len(review.comments),
+        },
+    )
+    return decision
+
+
+def approve(
+    session: Session,
+    review: Review,
+    *,
+    by: User,
+    bundle: Bundle,
+    note: str = "",
+    now: datetime | None = None,
+) -> ReviewDecision:
+    """Record ``by``'s approval of the review's bundle. ``bundle`` is rebuilt now from the
+    version and the current settings, and must hash to what was submitted. The caller has
+    already confirmed the approver's password. When enough approvals are in, the review
+    becomes ``approved``. Raises :class:`ApprovalRefused` or :class:`BundleMismatch`."""
+    now = now or utcnow()
+    refusal = approval_refusal(session, review, by)
+    if refusal:
+        raise ApprovalRefused(refusal)
+    incident = session.get(Incident, review.incident_id)
+    assert incident is not None
+    latest = _latest(session, incident)
+    if latest is None or latest.id != review.version_id:
+        raise ApprovalRefused(
+            f"Version {review.version.number} is no longer the latest, so it cannot be approved."
+        )
+    if bundle.sha256 != review.bundle_sha256:
+        raise BundleMismatch(review, changed_parts(review.bundle_manifest, bundle.manifest()))
+    note = note.strip().replace("\r\n", "\n")[:MAX_NOTE_CHARS]
+    decision = ReviewDecision(
+        review=review,
+        user=by,
+        kind=DecisionKind.APPROVE.value,
+        at=now,
+        bundle_sha256=bundle.sha256,
+        note=note,
+    )
+    session.add(decision)
+    session.flush()
+    count = len(review.approvals)
+    complete = count >= review.required_approvals
+    if complete:
+        review.state = ReviewState.APPROVED.value
+        review.approved_at = now
+    audit.record(
+        session,
+        actor=by,
+        action="review.approved",
+        subject_type="incident",
+        subject_id=review.incident_id,
+        after={
+            **_review_digest(review),
+            "approvals": count,
+            "required": review.required_approvals,
+            "complete": complete,
+            "note": note,
+        },
+    )
+    return decision
+
+
+def withdraw(session: Session, review: Review, *, by: User, now: datetime | None = None) -> None:
+    """An author takes an open review back (to edit before legal decides)."""
+    if not by.has_role(Role.AUTHOR):
+        raise ApprovalRefused("Only authors can withdraw a notice from review.")
+    if review.state != ReviewState.IN_REVIEW.value:
+        raise ApprovalRefused(_closed_message(review))
+    now = now or utcnow()
+    review.state = ReviewState.WITHDRAWN.value
+    review.closed_at = now
+    review.closed_by = by
+    review.close_reason = f"{by.display_name} withdrew it"
+    session.flush()
+    audit.record(
+        session,
+        actor=by,
+        action="review.withdrawn",
+        subject_type="incident",
+        subject_id=review.incident_id,
+        before={"state": ReviewState.IN_REVIEW.value},
+        after={**_review_digest(review), "state": review.state},
+    )
+
+
+def _void(session: Session, review: Review, *, by: User | None, now: datetime, reason: str) -> None:
+    before = review.state
+    review.state = ReviewState.VOIDED.value
+    review.closed_at = now
+    review.closed_by = by
+    review.close_reason = reason
+    session.flush()
+    audit.record(
+        session,
+        actor=by,
+        action="review.voided",
+        subject_type="incident",
+        subject_id=review.incident_id,
+        before={"state": before},
+        after={**_review_digest(review), "state": review.state, "reason": reason},
+    )
+
+
+def void_for_new_version(
+    session: Session, incident: Incident, version: NoticeVersion, *, by: User
+) -> list[Review]:
+    """A new version was saved: every open or approved review of an older version stops
+    applying (called by ``composer.notices.save_version``)."""
+    now = utcnow()
+    voided = []
+    reviews = session.scalars(
+        select(Review).where(
+            Review.incident_id == incident.id,
+            Review.state.in_([ReviewState.IN_REVIEW.value, ReviewState.APPROVED.value]),
+            Review.version_id != version.id,
+        )
+    )
+    for review in reviews:
+        what = "approval" if review.state == ReviewState.APPROVED.value else "review"
+        _void(
+            session,
+            review,
+            by=by,
+            now=now,
+            reason=(
+                f"version {version.number} was saved by {by.display_name}, so the {what} of "
+                f"version {review.version.number} no longer applies"
+            ),
+        )
+        voided.append(review)
+    return voided
+
+
+def set_required_approvals(
+    session: Session, incident: Incident, value: int, *, by: User, default: int
+) -> None:
+    """Set how many approvals the incident's notice needs (admins only). While a review is
+    open the number can go up (and the open review needs the new number) but not down."""
+    if not by.has_role(Role.ADMIN):
+        raise ApprovalRefused("Only admins can change how many approvals a notice needs.")
+    if not 1 <= value <= MAX_REQUIRED_APPROVALS:
+        raise ApprovalError(
+            f"The number of approvals must be between 1 and {MAX_REQUIRED_APPROVALS}."
+        )
+    before = required_approvals(incident, default)
+    current = open_review(session, incident)
+    if current is not None and value < current.required_approvals:
+        raise ApprovalRefused(
+            f"Version {current.version.number} is in review and needs "
+            f"{current.required_approvals} approval{'s' if current.required_approvals != 1 else ''}"
+            ". The number cannot be lowered while a review is open; it can be raised."
+        )
+    if value == before and incident.required_approvals is not None:
+        return
+    incident.required_approvals = value
+    raised_open = None
+    if current is not None and value > current.required_approvals:
+        current.required_approvals = value
+        raised_open = current.id
+    session.flush()
+    audit.record(
+        session,
+        actor=by,
+        action="approval_policy.changed",
+        subject_type="incident",
+        subject_id=incident.id,
+        before={"required": before},
+        after={"required": value, "open_review_raised": raised_open},
+    )
+
+
+@dataclass(frozen=True)
+class Release:
+    """What may be sent: the approved review and the bundle that matches it."""
+
+    review: Review
+    bundle: Bundle
+
+
+def release_check(session: Session, incident: Incident, bundle: Bundle) -> Release:
+    """Before anything is sent: the incident's notice must be approved, the approval must be of
+    the latest version, and ``bundle`` (rebuilt now from that version and the current
+    settings) must hash to what legal approved. Raises :class:`NotApproved` or
+    :class:`BundleMismatch` saying what changed."""
+    review = current_review(session, incident)
+    if review is None:
+        raise NotApproved("Not sent: the notice has not been submitted for legal review.")
+    if review.state != ReviewState.APPROVED.value:
+        messages = {
+            ReviewState.IN_REVIEW.value: (
+                f"Not sent: version {review.version.number} is still waiting for approval "
+                f"({len(review.approvals)} of {review.required_approvals})."
+            ),
+            ReviewState.CHANGES_REQUESTED.value: (
+                f"Not sent: legal asked for changes to version {review.version.number}."
+            ),
+            ReviewState.VOIDED.value: (
+                f"Not sent: the approval no longer applies: {review.close_reason}."
+            ),
+            ReviewState.WITHDRAWN.value: (
+                f"Not sent: version {review.version.number} was withdrawn from review."
+            ),
+        }
+        raise NotApproved(messages[review.state])
+    latest = _latest(session, incident)
+    if latest is None or latest.id != review.version_id or bundle.notice_sha256 != latest.sha256:
+        raise BundleMismatch(review, changed_parts(review.bundle_manifest, bundle.manifest()))
+    # The stored record must be self-consistent: a manifest or hash edited in the database
+    # would otherwise pass.
+    stored_ok = manifest_sha256(review.bundle_manifest) == review.bundle_sha256 and all(
+        d.bundle_sha256 == review.bundle_sha256 for d in review.approvals
+    )
+    editors = editors_of(session, review.version)
+    stored_ok = stored_ok and not any(
+        d.user_id in editors or d.user_id == review.submitted_by_id for d in review.approvals
+    )
+    if not stored_ok or len(review.approvals) < review.required_approvals:
+        raise BundleMismatch(review, ["the stored approval record does not add up"])
+    if bundle.sha256 != review.bundle_sha256:
+        raise BundleMismatch(review, changed_parts(review.bundle_manifest, bundle.manifest()))
+    return Release(review=review, bundle=bundle)
