@@ -12,9 +12,9 @@ from argon2 import PasswordHasher
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from composer import accounts, audit, incidents
+from composer import accounts, audit, evidence, incidents
 from composer.extensions import db
-from composer.models import Incident, Role, User
+from composer.models import Incident, Role, User, utcnow
 
 DEMO_ACCOUNTS = [
     ("author@example.com", "Demo Author", [Role.AUTHOR]),
@@ -132,8 +132,111 @@ def audit_verify_command() -> None:
     sys.exit(1)
 
 
+@audit_cli.command("export")
+@click.argument("incident_id", type=int)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(evidence.FORMATS),
+    required=True,
+    help="csv: one formula-safe row per event; json: every field, with the chain check.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def audit_export_command(incident_id: int, fmt: str, output: str | None) -> None:
+    """Export an incident's evidence pack (its audit events); the export is itself audited."""
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        raise click.ClickException(f"There is no incident number {incident_id}.")
+    pack = evidence.export(
+        db.session(), incident, fmt, generated_at=utcnow(), actor=None, actor_label="cli"
+    )
+    if output is None:
+        click.echo(pack.text, nl=False)
+    else:
+        # newline="" keeps the CSV's CRLF row endings exactly as written.
+        with open(output, "w", encoding="utf-8", newline="") as stream:
+            stream.write(pack.text)
+    # Committed only once the pack is out, so a failed write leaves no export on record.
+    db.session.commit()
+    if output is not None:
+        click.echo(f"Wrote {pack.events} events to {output}.", err=True)
+
+
+mail_cli = AppGroup("mail", help="Email to staff.")
+
+
+@mail_cli.command("deliver")
+@click.option("--limit", default=100, show_default=True, help="Most messages to send now.")
+def mail_deliver_command(limit: int) -> None:
+    """Send pending staff emails through the configured gateway (the retry path).
+
+    Exits 1 if any message failed; failed messages stay pending for the next run.
+    """
+    from sqlalchemy.orm import sessionmaker
+
+    from composer import staff_mail
+    from composer.sending.gateways import GatewayError, gateway_from_config
+
+    try:
+        gateway = gateway_from_config(current_app.config, sessionmaker(db.engine))
+        report = staff_mail.deliver_pending(
+            db.session(), gateway, base_url=str(current_app.config["APP_BASE_URL"]), limit=limit
+        )
+    except (GatewayError, staff_mail.StaffMailError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    unsent = staff_mail.count_unsent(db.session())
+    click.echo(
+        f"Sent {report.sent}, failed {report.failed} (gateway: {gateway.name}); "
+        f"{unsent} still unsent."
+    )
+    if report.failed:
+        sys.exit(1)
+
+
+approval_cli = AppGroup("approval", help="Legal sign-off of notices.")
+
+
+@approval_cli.command("check")
+@click.argument("incident_id", type=int)
+def approval_check_command(incident_id: int) -> None:
+    """Rebuild the incident's bundle as it would be sent now and compare it with what legal
+    approved (what sending does first); exit 1 and say what changed when it differs."""
+    from composer import approval, notices
+
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        raise click.ClickException(f"There is no incident number {incident_id}.")
+    latest = notices.latest_version(db.session(), incident)
+    if latest is None:
+        raise click.ClickException("This incident's notice has no versions yet.")
+    today = datetime.now(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
+    facts = incidents.facts_document(
+        current_app.extensions["composer.catalogue"], incident, today=today
+    )
+    settings = approval.settings_from_config(current_app.config, facts)
+    bundle = approval.build_bundle(latest, latest.number, latest.sha256, settings)
+    try:
+        release = approval.release_check(db.session(), incident, bundle)
+    except approval.ApprovalError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    names = ", ".join(d.user.email for d in release.review.approvals)
+    click.echo(
+        f"Ready to send: version {latest.number} matches the approved bundle "
+        f"{bundle.sha256} (approved by {names})."
+    )
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_accounts_command)
     app.cli.add_command(facts_command)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(mail_cli)
+    app.cli.add_command(approval_cli)

@@ -56,9 +56,32 @@ class Defaults:
     #: Phrases never flagged, case-insensitive: a product name that looks like jargon.
     LINT_EXCEPTIONS: ClassVar[list[str]] = []
 
+    #: Approvals a notice needs before it can be sent, unless an admin sets another number for
+    #: an incident. Fixed for a review when it is submitted.
+    REQUIRED_APPROVALS = 1
+
     #: The company's name as its customers know it: drafts, emails, letters and web pages say it.
     COMPANY_NAME = "Example Ltd"
     #: The letter's logo: a file under ``static/`` ("" for none).
     LETTER_LOGO = "notices/logo.svg"
     #: Seconds a PDF preview may take to render before it is stopped with a message.
     RENDER_TIMEOUT_SECONDS = 20.0
+
+    #: How email leaves the app: "outbox" keeps every message in the database, readable by
+    #: admins at /outbox, and sends nothing; "sendgrid" sends through SendGrid's v3 API.
+    MAIL_GATEWAY = "outbox"
+    #: The From of every email, customer notices and staff notifications alike.
+    MAIL_SENDER = "Example Ltd <security@example.com>"
+    #: Where replies go ("" for the sender's address).
+    MAIL_REPLY_TO = ""
+    #: A key with the Mail Send permission; set it from the environment
+    #: (``COMPOSER_SENDGRID_API_KEY``), never in a file under version control.
+    SENDGRID_API_KEY = ""
+    #: The SendGrid API's base URL: a local SendGrid-compatible server for tests and
+    #: benchmarks, or https://api.eu.sendgrid.com for EU data residency.
+    SENDGRID_HOST = "https://api.sendgrid.com"
+    #: Seconds to wait for SendGrid to answer one request. A request that times out may still
+    #: have been accepted.
+    SENDGRID_TIMEOUT_SECONDS = 10.0
+    #: The app's address as staff reach it, for links in emails sent outside a request.
+    APP_BASE_URL = "http://localhost:5000"

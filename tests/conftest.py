@@ -42,6 +42,11 @@ def base_config(tmp_path: Path, uri: str) -> dict[str, Any]:
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         "PASSWORD_HASH_PARALLELISM": 1,
+        # Mail stays in the database whatever the environment says; a test that picks
+        # SendGrid must also set SENDGRID_HOST to its own local server.
+        "MAIL_GATEWAY": "outbox",
+        "SENDGRID_API_KEY": "",
+        "SENDGRID_HOST": "http://127.0.0.1:9",
     }
 
 

@@ -13,6 +13,7 @@ from composer.approval.bundle import (
     build_bundle,
     bundle_settings,
     changed_parts,
+    settings_from_config,
 )
 from composer.approval.review import (
     DEFAULT_REQUIRED_APPROVALS,
@@ -81,6 +82,7 @@ __all__ = [
     "review_queue",
     "reviews_for",
     "set_required_approvals",
+    "settings_from_config",
     "submit",
     "void_for_new_version",
     "waiting_for",

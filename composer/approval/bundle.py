@@ -184,6 +184,27 @@ def bundle_settings(
     )
 
 
+def settings_from_config(
+    config: Mapping[str, Any],
+    facts: Mapping[str, Any],
+    *,
+    variants: tuple[VariantSpec, ...] = (EVERY_RECIPIENT,),
+    recipients_digest: str | None = None,
+) -> BundleSettings:
+    """:func:`bundle_settings` from the app's settings (``COMPANY_NAME``, ``MAIL_SENDER``,
+    ``MAIL_REPLY_TO``, ``LETTER_LOGO``): the one place the web views, the command line and the
+    sender agree on what goes into a bundle."""
+    return bundle_settings(
+        facts,
+        company=str(config.get("COMPANY_NAME") or "Example Ltd"),
+        sender=str(config["MAIL_SENDER"]),
+        reply_to=str(config.get("MAIL_REPLY_TO") or ""),
+        logo=str(config.get("LETTER_LOGO") or "") or None,
+        variants=variants,
+        recipients_digest=recipients_digest,
+    )
+
+
 def manifest_sha256(manifest: Mapping[str, Any]) -> str:
     """The bundle hash: SHA-256 of the format number and the sorted part hashes."""
     doc = {"format": manifest["format"], "parts": manifest["parts"]}

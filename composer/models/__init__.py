@@ -3,6 +3,7 @@
 from composer.models.audit import AuditEvent, AuditHead
 from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
+from composer.models.mail import DevOutboxMessage, StaffMessage
 from composer.models.notice import NoticeVersion, VersionSource
 from composer.models.review import DecisionKind, Review, ReviewComment, ReviewDecision, ReviewState
 from composer.models.user import LoginAttempt, Role, User, UserRole
@@ -13,6 +14,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "DecisionKind",
+    "DevOutboxMessage",
     "Incident",
     "LoginAttempt",
     "NoticeVersion",
@@ -21,6 +23,7 @@ __all__ = [
     "ReviewDecision",
     "ReviewState",
     "Role",
+    "StaffMessage",
     "UTCDateTime",
     "User",
     "UserRole",

@@ -108,7 +108,18 @@ def localtime(value: datetime | None) -> str:
 
 
 def register(app: Flask) -> None:
-    from composer.web import admin, api, auth, errors, incidents, notices, previews
+    from composer.web import (
+        admin,
+        api,
+        audit,
+        auth,
+        errors,
+        incidents,
+        notices,
+        outbox,
+        previews,
+        reviews,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(incidents.bp)
@@ -116,6 +127,9 @@ def register(app: Flask) -> None:
     app.register_blueprint(previews.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(outbox.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(reviews.bp)
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.jinja_env.globals["Role"] = Role

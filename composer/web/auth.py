@@ -24,7 +24,7 @@ from composer.web.access import signed_in
 bp = Blueprint("auth", __name__)
 
 
-def _throttle() -> accounts.Throttle:
+def login_throttle() -> accounts.Throttle:
     cfg = current_app.config
     return accounts.Throttle(
         max_per_account=int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
@@ -56,7 +56,7 @@ def login() -> Response | tuple[str, int] | str:
         user = accounts.authenticate(
             db.session(),
             password_hasher(),
-            _throttle(),
+            login_throttle(),
             email=email,
             password=request.form.get("password", ""),
             address=request.remote_addr or "unknown",

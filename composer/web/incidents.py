@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from composer import incidents, notices
+from composer import approval, evidence, incidents, notices
 from composer.checklist import Evaluation, StepRef, describe, raw_from_form
 from composer.extensions import db
 from composer.models import Incident, Role
@@ -194,6 +194,8 @@ def _render_summary(
         steps=cat.steps,
         can_edit=can(Role.AUTHOR),
         latest_version=notices.latest_version(db.session(), incident),
+        review=approval.current_review(db.session(), incident),
+        audit_trail=evidence.recent_trail(db.session(), incident.id),
     )
     return body, status
 

@@ -24,7 +24,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from composer import incidents, notices
+from composer import approval, incidents, notices
 from composer.extensions import db
 from composer.models import Incident, NoticeVersion, Role, VersionSource
 from composer.notice_diff import diff_notices
@@ -164,6 +164,7 @@ def render_editor(
         conflict=conflict,
         # A second press after a conflict saves: the writer has now seen the newer version.
         seen_latest=latest.number if latest else 0,
+        review=approval.current_review(db.session(), incident),
     )
     return page, status
 

@@ -1,0 +1,41 @@
+"""Staff email from the web layer: the configured gateway, and delivery after the commit."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy.orm import sessionmaker
+
+from composer import staff_mail
+from composer.extensions import db
+from composer.sending.gateways import GatewayError, MailGateway, gateway_from_config
+
+
+def mail_gateway() -> MailGateway:
+    """The gateway ``MAIL_GATEWAY`` names; the dev outbox writes through its own sessions."""
+    return gateway_from_config(current_app.config, sessionmaker(db.engine))
+
+
+def deliver_staff_mail(limit: int = 20) -> staff_mail.DeliveryReport | None:
+    """Send pending staff messages now; call it after the request's commit.
+
+    Never raises: a failure is logged (without addresses) and the messages stay pending for the
+    next request or ``flask --app composer mail deliver``. Returns None when delivery could not
+    run at all.
+    """
+    try:
+        return staff_mail.deliver_pending(
+            db.session(),
+            mail_gateway(),
+            base_url=str(current_app.config["APP_BASE_URL"]),
+            limit=limit,
+        )
+    except (GatewayError, staff_mail.StaffMailError) as exc:
+        db.session.rollback()
+        current_app.logger.error("Staff email not delivered; it stays pending: %s", exc)
+    except Exception as exc:
+        # Only the type: the text of a database error can quote the row, addresses included.
+        db.session.rollback()
+        current_app.logger.error(
+            "Staff email not delivered (%s); it stays pending.", type(exc).__name__
+        )
+    return None
