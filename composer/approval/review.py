@@ -346,6 +346,39 @@ def _review_digest(review: Review) -> dict[str, Any]:
     }
 
 
+def _audit(
+    session: Session,
+    review: Review,
+    action: str,
+    *,
+    by: User | None,
+    before: dict[str, Any] | None = None,
+    **after: Any,
+) -> None:
+    """Record ``action`` on the review's incident, with the review's identity and hashes."""
+    audit.record(
+        session,
+        actor=by,
+        action=action,
+        subject_type="incident",
+        subject_id=review.incident_id,
+        before=before,
+        after={**_review_digest(review), **after},
+    )
+
+
+def _close(
+    review: Review, state: ReviewState, *, by: User | None, now: datetime, reason: str
+) -> str:
+    """Move an open (or approved) review to a final state; returns the state it was in."""
+    before = review.state
+    review.state = state.value
+    review.closed_at = now
+    review.closed_by = by
+    review.close_reason = reason
+    return before
+
+
 def submit(
     session: Session,
     incident: Incident,
@@ -435,19 +468,15 @@ def submit(
     )
     session.add(review)
     session.flush()
-    audit.record(
+    _audit(
         session,
-        actor=by,
-        action="review.submitted",
-        subject_type="incident",
-        subject_id=incident.id,
-        after={
-            **_review_digest(review),
-            "required": review.required_approvals,
-            "lint": dict(summary),
-            "warnings_acknowledged": len(acknowledged),
-            "variants": [v["label"] for v in review.bundle_manifest["variants"]],
-        },
+        review,
+        "review.submitted",
+        by=by,
+        required=review.required_approvals,
+        lint=dict(summary),
+        warnings_acknowledged=len(acknowledged),
+        variants=[v["label"] for v in review.bundle_manifest["variants"]],
     )
     return review
 
@@ -464,14 +493,7 @@ def record_view(session: Session, review: Review, *, by: User) -> bool:
     )
     if any(isinstance(after, dict) and after.get("review") == review.id for after in seen):
         return False
-    audit.record(
-        session,
-        actor=by,
-        action="review.viewed",
-        subject_type="incident",
-        subject_id=review.incident_id,
-        after=_review_digest(review),
-    )
+    _audit(session, review, "review.viewed", by=by)
     return True
 
 
@@ -525,21 +547,17 @@ def comment(
     )
     session.add(row)
     session.flush()
-    audit.record(
+    _audit(
         session,
-        actor=by,
-        action="review.commented",
-        subject_type="incident",
-        subject_id=review.incident_id,
-        after={
-            **_review_digest(review),
-            "comment_id": row.id,
-            "part": part,
-            "start": start,
-            "end": end,
-            "quote": quote,
-            "comment": text,
-        },
+        review,
+        "review.commented",
+        by=by,
+        comment_id=row.id,
+        part=part,
+        start=start,
+        end=end,
+        quote=quote,
+        comment=text,
     )
     return row
 
@@ -569,24 +587,23 @@ def request_changes(
         note=note,
     )
     session.add(decision)
-    review.state = ReviewState.CHANGES_REQUESTED.value
-    review.closed_at = now
-    review.closed_by = by
-    review.close_reason = f"{by.display_name} asked for changes"
+    before = _close(
+        review,
+        ReviewState.CHANGES_REQUESTED,
+        by=by,
+        now=now,
+        reason=f"{by.display_name} asked for changes",
+    )
     session.flush()
-    audit.record(
+    _audit(
         session,
-        actor=by,
-        action="review.changes_requested",
-        subject_type="incident",
-        subject_id=review.incident_id,
-        before={"state": ReviewState.IN_REVIEW.value},
-        after={
-            **_review_digest(review),
-            "state": review.state,
-            "note": note,
-            "comments": len(review.comments),
-        },
+        review,
+        "review.changes_requested",
+        by=by,
+        before={"state": before},
+        state=review.state,
+        note=note,
+        comments=len(review.comments),
     )
     return decision
 
@@ -633,19 +650,15 @@ def approve(
     if complete:
         review.state = ReviewState.APPROVED.value
         review.approved_at = now
-    audit.record(
+    _audit(
         session,
-        actor=by,
-        action="review.approved",
-        subject_type="incident",
-        subject_id=review.incident_id,
-        after={
-            **_review_digest(review),
-            "approvals": count,
-            "required": review.required_approvals,
-            "complete": complete,
-            "note": note,
-        },
+        review,
+        "review.approved",
+        by=by,
+        approvals=count,
+        required=review.required_approvals,
+        complete=complete,
+        note=note,
     )
     return decision
 
@@ -656,38 +669,28 @@ def withdraw(session: Session, review: Review, *, by: User, now: datetime | None
         raise ApprovalRefused("Only authors can withdraw a notice from review.")
     if review.state != ReviewState.IN_REVIEW.value:
         raise ApprovalRefused(_closed_message(review))
-    now = now or utcnow()
-    review.state = ReviewState.WITHDRAWN.value
-    review.closed_at = now
-    review.closed_by = by
-    review.close_reason = f"{by.display_name} withdrew it"
-    session.flush()
-    audit.record(
-        session,
-        actor=by,
-        action="review.withdrawn",
-        subject_type="incident",
-        subject_id=review.incident_id,
-        before={"state": ReviewState.IN_REVIEW.value},
-        after={**_review_digest(review), "state": review.state},
+    before = _close(
+        review,
+        ReviewState.WITHDRAWN,
+        by=by,
+        now=now or utcnow(),
+        reason=f"{by.display_name} withdrew it",
     )
+    session.flush()
+    _audit(session, review, "review.withdrawn", by=by, before={"state": before}, state=review.state)
 
 
 def _void(session: Session, review: Review, *, by: User | None, now: datetime, reason: str) -> None:
-    before = review.state
-    review.state = ReviewState.VOIDED.value
-    review.closed_at = now
-    review.closed_by = by
-    review.close_reason = reason
+    before = _close(review, ReviewState.VOIDED, by=by, now=now, reason=reason)
     session.flush()
-    audit.record(
+    _audit(
         session,
-        actor=by,
-        action="review.voided",
-        subject_type="incident",
-        subject_id=review.incident_id,
+        review,
+        "review.voided",
+        by=by,
         before={"state": before},
-        after={**_review_digest(review), "state": review.state, "reason": reason},
+        state=review.state,
+        reason=reason,
     )
 
 

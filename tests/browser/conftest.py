@@ -140,3 +140,22 @@ def capture(page: Page, stem: Path | None) -> None:
         page.set_viewport_size(DESKTOP)
         page.screenshot(path=f"{stem}-desktop.png", full_page=True)
     page.set_viewport_size(DESKTOP)
+
+
+class Look:
+    """Phone-layout checks and, with a screenshots folder, numbered screenshots, page by page:
+    ``look("editor")`` saves ``<prefix>-01-editor-phone.png`` and ``-desktop.png``."""
+
+    def __init__(self, page: Page, shots: Path | None, prefix: str) -> None:
+        self.page = page
+        self.shots = shots
+        self.prefix = prefix
+        self.taken = 0
+
+    def __call__(self, name: str) -> None:
+        assert_fits_phone(self.page, name)
+        stem = None
+        if self.shots is not None:
+            self.taken += 1
+            stem = self.shots / f"{self.prefix}-{self.taken:02d}-{name}"
+        capture(self.page, stem)

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from composer.rendering.draft import HEADINGS
-from tests.browser.conftest import LiveServer, assert_fits_phone, capture
+from tests.browser.conftest import LiveServer, Look
 from tests.conftest import EMAILS, PASSWORD, sign_in
 from tests.web.test_wizard import fill_all, new_incident
 
@@ -27,24 +27,6 @@ pytestmark = pytest.mark.browser
 
 OLD_SENTENCE = "We are working with the police."
 NEW_SENTENCE = "We are working with the police and the Information Commissioner's Office."
-
-
-class Look:
-    """Phone-layout checks and screenshots, page by page."""
-
-    def __init__(self, page: Page, shots: Path | None) -> None:
-        self.page = page
-        self.shots = shots
-        self.taken = 0
-
-    def __call__(self, name: str) -> None:
-        page = self.page
-        assert_fits_phone(page, name)
-        stem = None
-        if self.shots is not None:
-            self.taken += 1
-            stem = self.shots / f"drafting-{self.taken:02d}-{name}"
-        capture(page, stem)
 
 
 def complete_incident(live_server: LiveServer) -> int:
@@ -65,14 +47,14 @@ def test_author_drafts_edits_compares_and_previews(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    look = Look(page, screenshots)
+    look = Look(page, screenshots, "drafting")
 
     page.goto(f"{live_server.url}/login")
     page.get_by_label("Email address").fill(EMAILS["author"])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("link", name="Mailing supplier leak", exact=True).click()
-    expect(page.get_by_text(re.compile("^Checklist finished"))).to_be_visible()
+    expect(page.locator(".status").get_by_text(re.compile("^Checklist finished"))).to_be_visible()
     look("fact-sheet")
 
     # Draft from the facts: version 1 opens in the editor, and it passes the linter.

@@ -21,7 +21,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from composer.extensions import db
 from composer.models import Review, ReviewComment, ReviewState
-from tests.browser.conftest import LiveServer, assert_fits_phone, capture
+from tests.browser.conftest import LiveServer, Look
 from tests.browser.test_drafting import complete_incident
 from tests.conftest import EMAILS, PASSWORD
 
@@ -29,21 +29,6 @@ pytestmark = pytest.mark.browser
 
 COMMENTED = "a supplier we use"
 ADDED = "We will write to you again by 15 December 2026 with what we have learned."
-
-
-class Look:
-    def __init__(self, page: Page, shots: Path | None) -> None:
-        self.page = page
-        self.shots = shots
-        self.taken = 0
-
-    def __call__(self, name: str) -> None:
-        assert_fits_phone(self.page, name)
-        stem = None
-        if self.shots is not None:
-            self.taken += 1
-            stem = self.shots / f"review-{self.taken:02d}-{name}"
-        capture(self.page, stem)
 
 
 def sign_in_as(page: Page, base: str, who: str) -> None:
@@ -91,7 +76,7 @@ def test_author_submits_approver_comments_author_revises_approver_approves(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    look = Look(page, screenshots)
+    look = Look(page, screenshots, "review")
 
     # The author drafts from the facts and submits version 1.
     sign_in_as(page, base, "author")
