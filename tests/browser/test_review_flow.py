@@ -163,6 +163,19 @@ def test_author_submits_approver_comments_author_revises_approver_approves(
     expect(page.get_by_text("Ready to send.", exact=False).first).to_be_visible()
     look("approved")
 
+    # The incident's audit trail tells the story, and says the chain is intact.
+    page.goto(f"{base}/incidents/{incident_id}/audit")
+    trail = page.locator("main")
+    for words in (
+        "Version 1 sent for legal review",
+        "Changes requested on version 1",
+        "Version 2 sent for legal review",
+        "Approved version 2 (1 of 1 approvals)",
+    ):
+        expect(trail.get_by_text(words).first).to_be_visible()
+    expect(page.get_by_text(re.compile("Audit log intact"))).to_be_visible()
+    look("audit-trail")
+
     with live_server.app.app_context():
         states = db.session.scalars(sa.select(Review.state).order_by(Review.id)).all()
     assert states == [ReviewState.CHANGES_REQUESTED.value, ReviewState.APPROVED.value]
