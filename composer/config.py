@@ -85,3 +85,14 @@ class Defaults:
     SENDGRID_TIMEOUT_SECONDS = 10.0
     #: The app's address as staff reach it, for links in emails sent outside a request.
     APP_BASE_URL = "http://localhost:5000"
+
+    #: The largest recipient CSV file accepted, in bytes. Only the upload route allows a body
+    #: this large (``MAX_CONTENT_LENGTH`` still applies everywhere else); a larger file is
+    #: refused with a page that gives the limit.
+    RECIPIENTS_MAX_BYTES = 200 * 1024 * 1024
+    #: The Event Webhook's verification key, exactly as SendGrid's Mail Settings show it
+    #: (base64 of a DER P-256 public key). Signed event posts are checked against it.
+    SENDGRID_WEBHOOK_PUBLIC_KEY = ""
+    #: Event Webhook posts signed longer ago than this are refused, so a captured post cannot be
+    #: replayed later; SendGrid's timestamp may also be at most 60 seconds ahead of our clock.
+    SENDGRID_WEBHOOK_MAX_AGE_SECONDS = 300
