@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -199,6 +200,54 @@ def mail_deliver_command(limit: int) -> None:
         sys.exit(1)
 
 
+send_cli = AppGroup("send", help="Bulk sending of approved notices.")
+
+
+@send_cli.command("work")
+@click.option("--until-done", is_flag=True, help="Exit when no send is running.")
+@click.option("--idle", default=1.0, show_default=True, help="Seconds to wait when idle.")
+def send_work_command(until_done: bool, idle: float) -> None:
+    """Run a sending worker in this process: the same dispatcher as the in-process thread.
+    Safe to run several at once and to kill at any moment (the outbox recovers)."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from composer.models import RunState, SendRun
+    from composer.sending.worker import InProcessWorker
+    from composer.web.mail import mail_gateway
+    from composer.web.sending import dispatch_settings
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def gateway() -> Any:
+        with app.app_context():
+            return mail_gateway()
+
+    def settings() -> Any:
+        with app.app_context():
+            return dispatch_settings()
+
+    sender = InProcessWorker(app, gateway, settings, idle_seconds=idle)
+    while True:
+        try:
+            busy = sender.work_once()
+        except Exception:  # a lock timeout or a bug: log it (no personal data) and go on
+            current_app.logger.exception("send worker: a dispatch failed; retrying")
+            db.session.remove()
+            time.sleep(idle)
+            continue
+        if busy:
+            continue
+        running = db.session.scalar(
+            select(func.count()).select_from(SendRun).where(SendRun.state == RunState.RUNNING.value)
+        )
+        db.session.remove()
+        if until_done and not running:
+            return
+        time.sleep(idle)
+
+
 approval_cli = AppGroup("approval", help="Legal sign-off of notices.")
 
 
@@ -215,12 +264,14 @@ def approval_check_command(incident_id: int) -> None:
     latest = notices.latest_version(db.session(), incident)
     if latest is None:
         raise click.ClickException("This incident's notice has no versions yet.")
-    today = datetime.now(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
-    facts = incidents.facts_document(
-        current_app.extensions["composer.catalogue"], incident, today=today
+    bundle = approval.incident_bundle(
+        db.session(),
+        incident,
+        latest,
+        config=current_app.config,
+        catalogue=current_app.extensions["composer.catalogue"],
+        today=datetime.now(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date(),
     )
-    settings = approval.settings_from_config(current_app.config, facts)
-    bundle = approval.build_bundle(latest, latest.number, latest.sha256, settings)
     try:
         release = approval.release_check(db.session(), incident, bundle)
     except approval.ApprovalError as exc:
@@ -240,3 +291,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(approval_cli)
+    app.cli.add_command(send_cli)

@@ -96,3 +96,15 @@ class Defaults:
     #: Event Webhook posts signed longer ago than this are refused, so a captured post cannot be
     #: replayed later; SendGrid's timestamp may also be at most 60 seconds ahead of our clock.
     SENDGRID_WEBHOOK_MAX_AGE_SECONDS = 300
+
+    #: Who sends bulk notices: "inprocess" (a thread in the app's process, the embedded
+    #: default) or "none" (nothing sends here: Celery workers, or tests driving the dispatcher).
+    SEND_WORKER = "inprocess"
+    #: Seconds an in-doubt batch (a time-out, or a worker that died mid-request) waits for a
+    #: webhook event proving SendGrid accepted it before it is sent again. A recipient can get
+    #: two copies only if SendGrid accepted the request and posted no event for this long.
+    SEND_DOUBT_WINDOW_SECONDS = 600
+    #: Seconds a worker's claim on a batch holds; a claim older than this with no recorded
+    #: answer means the worker died mid-request, and the batch is in doubt. Longer than the
+    #: SendGrid timeout.
+    SEND_LEASE_SECONDS = 120

@@ -13,6 +13,7 @@ from composer.approval.bundle import (
     build_bundle,
     bundle_settings,
     changed_parts,
+    incident_bundle,
     settings_from_config,
 )
 from composer.approval.review import (
@@ -72,6 +73,7 @@ __all__ = [
     "current_review",
     "editors_of",
     "get_review",
+    "incident_bundle",
     "last_approved",
     "lint_summary",
     "open_review",

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+from sqlalchemy.orm import Session
+
+from composer.checklist import Catalogue
+from composer.models import Incident, NoticeVersion
 from composer.rendering.environment import STATIC_DIR, TEMPLATES_DIR
 from composer.rendering.merge import Recipient
 from composer.rendering.validation import NoticeText
@@ -205,6 +209,29 @@ def settings_from_config(
     )
 
 
+def incident_bundle(
+    session: Session,
+    incident: Incident,
+    version: NoticeVersion,
+    *,
+    config: Mapping[str, Any],
+    catalogue: Catalogue,
+    today: date,
+) -> Bundle:
+    """The bundle for ``version`` as it would be sent now: the app's settings, the incident's
+    facts (the letter's contact lines), and its recipient list's cohorts and digest. The web
+    views, ``flask approval check`` and the sender all build it here."""
+    from composer import incidents
+    from composer.sending.cohorts import variants_for
+
+    facts = incidents.facts_document(catalogue, incident, today=today)
+    variants, digest = variants_for(session, incident, catalogue)
+    settings = settings_from_config(
+        config, facts, variants=variants or (EVERY_RECIPIENT,), recipients_digest=digest
+    )
+    return build_bundle(version, version.number, version.sha256, settings)
+
+
 def manifest_sha256(manifest: Mapping[str, Any]) -> str:
     """The bundle hash: SHA-256 of the format number and the sorted part hashes."""
     doc = {"format": manifest["format"], "parts": manifest["parts"]}
@@ -240,27 +267,32 @@ def build_bundle(version: NoticeText, number: int, sha256: str, settings: Bundle
     if settings.reply_to:
         check_sender(settings.reply_to)
     variants = []
+    # Every variant says the same text today (variants differ by who gets them), so each
+    # language is rendered once; the parts are still hashed per variant.
+    rendered: dict[str, tuple[str, str, str, str]] = {}
     for spec in settings.variants:
-        cohort = prepare_email(version, company=settings.company, lang=spec.lang)
-        letter = letter_html(
-            version,
-            LETTER_STAND_IN,
-            company=settings.company,
-            paper=Paper(settings.letter.paper),
-            logo=settings.letter.logo,
-            return_address=settings.letter.return_address,
-            contact_lines=settings.letter.contact_lines,
-            letter_date=LETTER_STAND_IN_DATE,
-            lang=spec.lang,
-        )
-        variants.append(
-            RenderedVariant(
-                spec=spec,
-                subject=cohort.subject.source,
-                html=cohort.html.source,
-                text=cohort.text.source,
-                letter_html=letter,
+        if spec.lang not in rendered:
+            cohort = prepare_email(version, company=settings.company, lang=spec.lang)
+            letter = letter_html(
+                version,
+                LETTER_STAND_IN,
+                company=settings.company,
+                paper=Paper(settings.letter.paper),
+                logo=settings.letter.logo,
+                return_address=settings.letter.return_address,
+                contact_lines=settings.letter.contact_lines,
+                letter_date=LETTER_STAND_IN_DATE,
+                lang=spec.lang,
             )
+            rendered[spec.lang] = (
+                cohort.subject.source,
+                cohort.html.source,
+                cohort.text.source,
+                letter,
+            )
+        subject, html, text, letter = rendered[spec.lang]
+        variants.append(
+            RenderedVariant(spec=spec, subject=subject, html=html, text=text, letter_html=letter)
         )
     templates = template_digests()
     templates[f"static/{settings.letter.logo}" if settings.letter.logo else "logo"] = logo_digest(

@@ -5,7 +5,17 @@ from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
 from composer.models.mail import DevOutboxMessage, StaffMessage
 from composer.models.notice import NoticeVersion, VersionSource
+from composer.models.recipients import Recipient, RecipientList, RecipientRowError
 from composer.models.review import DecisionKind, Review, ReviewComment, ReviewDecision, ReviewState
+from composer.models.sending import (
+    BatchState,
+    Delivery,
+    DeliveryState,
+    RunState,
+    SendBatch,
+    SendRun,
+    WebhookEventSeen,
+)
 from composer.models.user import LoginAttempt, Role, User, UserRole
 
 __all__ = [
@@ -13,20 +23,30 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "BatchState",
     "DecisionKind",
+    "Delivery",
+    "DeliveryState",
     "DevOutboxMessage",
     "Incident",
     "LoginAttempt",
     "NoticeVersion",
+    "Recipient",
+    "RecipientList",
+    "RecipientRowError",
     "Review",
     "ReviewComment",
     "ReviewDecision",
     "ReviewState",
     "Role",
+    "RunState",
+    "SendBatch",
+    "SendRun",
     "StaffMessage",
     "UTCDateTime",
     "User",
     "UserRole",
     "VersionSource",
+    "WebhookEventSeen",
     "utcnow",
 ]

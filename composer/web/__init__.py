@@ -118,7 +118,9 @@ def register(app: Flask) -> None:
         notices,
         outbox,
         previews,
+        recipients,
         reviews,
+        sending,
     )
 
     app.register_blueprint(auth.bp)
@@ -130,6 +132,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(outbox.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(reviews.bp)
+    app.register_blueprint(sending.bp)
+    app.register_blueprint(recipients.bp)
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.jinja_env.globals["Role"] = Role

@@ -60,11 +60,16 @@ def default_required() -> int:
 
 
 def bundle_for(incident: Incident, version: NoticeVersion) -> approval.Bundle:
-    """The bundle for ``version`` as it would be sent now (settings from the app's config and
-    the incident's facts). Raises ``RenderError`` with a message for the user."""
-    facts = incidents.facts_document(catalogue(), incident, today=today())
-    settings = approval.settings_from_config(current_app.config, facts)
-    return approval.build_bundle(version, version.number, version.sha256, settings)
+    """The bundle for ``version`` as it would be sent now. Raises ``RenderError`` with a
+    message for the user."""
+    return approval.incident_bundle(
+        db.session(),
+        incident,
+        version,
+        config=current_app.config,
+        catalogue=catalogue(),
+        today=today(),
+    )
 
 
 def _review_or_404(incident: Incident, review_id: int) -> Review:

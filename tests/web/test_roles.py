@@ -111,12 +111,27 @@ ROUTES = [
     ("GET", "/outbox", [302, 403, 403, 200]),
     ("GET", "/outbox/1", [302, 403, 403, 404]),
     ("GET", "/outbox/1/body.html", [302, 403, 403, 404]),
+    # Recipients: authors and admins upload (no file here: 400); the list's pages need one (404).
+    ("GET", "/incidents/{id}/recipients", [302, 200, 200, 200]),
+    ("POST", "/incidents/{id}/recipients", [302, 400, 403, 400]),
+    ("GET", "/incidents/{id}/recipients/1", [302, 404, 404, 404]),
+    ("GET", "/incidents/{id}/recipients/1/errors.csv", [302, 404, 404, 404]),
+    # Sending: admins send; a test send is for authors and admins (here refused with a message,
+    # as the notice is not approved); a run that does not exist is 404.
+    ("GET", "/incidents/{id}/send", [302, 200, 200, 200]),
+    ("POST", "/incidents/{id}/send/test", [302, 302, 403, 302]),
+    ("POST", "/incidents/{id}/send", [302, 403, 403, 302]),
+    ("GET", "/incidents/{id}/send/runs/1", [302, 404, 404, 404]),
+    ("GET", "/incidents/{id}/send/runs/1.json", [302, 404, 404, 404]),
+    ("POST", "/incidents/{id}/send/runs/1/pause", [302, 403, 403, 404]),
+    # SendGrid's webhook: no session, signed instead; with no key configured it is off.
+    ("POST", "/webhooks/sendgrid", [503, 503, 503, 503]),
     ("GET", "/", [302, 302, 302, 302]),
     ("GET", "/login", [200, 302, 302, 302]),
     ("POST", "/logout", [302, 302, 302, 302]),
 ]
 #: Routes whose access is not a redirect to the sign-in page for anonymous users.
-PUBLIC = {"/login", "/"}
+PUBLIC = {"/login", "/", "/webhooks/sendgrid"}
 FORMS = {
     "/incidents/": {"title": "Another"},
     "/admin/users": {"email": "new@example.com", "roles": "author"},

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""End to end: N recipients from a CSV file to a local SendGrid-compatible server.
+
+    .venv/bin/python benchmarks/send_bench.py [--rows N] [--naive N]
+
+Generates N rows (default 1,000,000; the import benchmark's shape: names, addresses in the UK,
+US and France, data categories, 1% repeated addresses, 0.5% broken ones), imports them into a
+fresh SQLite database through ``import_csv`` (timed: import rows/s), has legal approve a
+notice, starts a send run and drives the dispatcher in this process, one core, against the
+fake server running in its own process with recording off (timed from the first claim to the
+last accepted batch: recipients accepted/s). Then sends ``--naive`` recipients (default 2,000)
+one request each, as a mailer without batching would, and reports how many times faster the
+batched send is. Checks from the server's log that every recipient was accepted exactly once.
+Peak memory is this process's peak resident set. The last line is exactly:
+
+    import_rows_per_s=<a> send_recipients_per_s=<b> peak_rss_mb=<c> naive_ratio=<d>
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from flask_migrate import upgrade  # noqa: E402
+from import_bench import row  # noqa: E402
+
+from composer import approval, create_app, notices  # noqa: E402
+from composer.accounts import create_user  # noqa: E402
+from composer.extensions import db  # noqa: E402
+from composer.incidents import create_incident  # noqa: E402
+from composer.models import Role  # noqa: E402
+from composer.rendering.merge import SAMPLE_RECIPIENT  # noqa: E402
+from composer.sending import outbox  # noqa: E402
+from composer.sending.cohorts import latest_list  # noqa: E402
+from composer.sending.gateways import (  # noqa: E402
+    BatchMessage,
+    BatchRecipient,
+    CohortContent,
+    SendGridGateway,
+)
+from composer.sending.recipients import COLUMNS, import_csv  # noqa: E402
+from tests.sending.fake_sendgrid import start_process  # noqa: E402
+
+SENDER = "Example Ltd <security@example.com>"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--naive", type=int, default=2_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        run(Path(tmp), args.rows, args.naive)
+
+
+def run(tmp: Path, rows: int, naive: int) -> None:
+    csv_path = tmp / "people.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for i in range(rows):
+            writer.writerow(row(i))
+    log_path = tmp / "accepted.jsonl"
+    with start_process(log_path) as fake:
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bench.sqlite3'}",
+                "SECRET_KEY": "bench",
+                "PASSWORD_HASH_TIME_COST": 1,
+                "PASSWORD_HASH_MEMORY_KIB": 1024,
+                "PASSWORD_HASH_PARALLELISM": 1,
+                "SEND_WORKER": "none",
+            }
+        )
+        with app.app_context():
+            upgrade()
+            session = db.session()
+            hasher = app.extensions["composer.password_hasher"]
+            catalogue = app.extensions["composer.catalogue"]
+
+            def user(email: str, role: Role) -> object:
+                return create_user(
+                    session,
+                    hasher,
+                    email=email,
+                    display_name=email,
+                    password="bench password 1",  # noqa: S106 - a throwaway database
+                    roles=[role],
+                    created_by=None,
+                    actor_label="bench",
+                )
+
+            ana, lee = user("ana@example.com", Role.AUTHOR), user("lee@example.com", Role.APPROVER)
+            incident = create_incident(session, catalogue, title="Bench", by=ana)  # type: ignore[arg-type]
+            version = notices.save_version(
+                session,
+                incident,
+                subject="We lost your email address",
+                body="Dear {{ first_name }},\n\nA criminal copied your email address on 3 May.\n",
+                by=ana,  # type: ignore[arg-type]
+            ).version
+            assert version is not None
+            session.commit()
+
+            started = time.perf_counter()
+            with csv_path.open("rb") as stream:
+                report = import_csv(
+                    session,
+                    stream,
+                    incident=incident,
+                    by=ana,  # type: ignore[arg-type]
+                    categories=set(catalogue.categories),
+                    filename="people.csv",
+                    max_bytes=10**10,
+                )
+            session.commit()
+            import_seconds = time.perf_counter() - started
+            print(
+                f"import: {report.rows:,} rows ({report.imported:,} imported, "
+                f"{report.merged:,} merged, {report.rejected:,} rejected) "
+                f"in {import_seconds:.1f} s",
+                file=sys.stderr,
+            )
+
+            def bundle() -> approval.Bundle:
+                return approval.incident_bundle(
+                    session,
+                    incident,
+                    version,
+                    config=app.config,
+                    catalogue=catalogue,
+                    today=date.today(),
+                )
+
+            review = approval.submit(
+                session,
+                incident,
+                version,
+                by=ana,
+                summary={"errors": 0},  # type: ignore[arg-type]
+                warnings=[],
+                reasons={},
+                bundle=bundle(),
+            )
+            approval.approve(session, review, by=lee, bundle=bundle())  # type: ignore[arg-type]
+            session.commit()
+            release = approval.release_check(session, incident, bundle())
+            recipient_list = latest_list(session, incident)
+            assert recipient_list is not None
+            sending = outbox.start_run(session, incident, recipient_list, release, by=ana)  # type: ignore[arg-type]
+            session.commit()
+            contents = {
+                v.spec.key: CohortContent(subject=v.subject, html=v.html, text=v.text)
+                for v in release.bundle.variants
+            }
+            gateway = SendGridGateway("SG.bench", SENDER, host=fake.url, timeout=30)
+            settings = outbox.DispatchSettings(sender=SENDER)
+            accepted = 0
+            started = time.perf_counter()
+            while True:
+                result = outbox.dispatch_once(
+                    session, gateway, sending.id, contents.__getitem__, settings, worker="bench"
+                )
+                accepted += result.accepted
+                if result.outcome == "finished":
+                    break
+            send_seconds = time.perf_counter() - started
+            print(f"send: {accepted:,} accepted in {send_seconds:.1f} s", file=sys.stderr)
+
+            # One request per recipient, as a mailer without batching would.
+            content = next(iter(contents.values()))
+            values = SAMPLE_RECIPIENT.merge_values()
+            started = time.perf_counter()
+            for i in range(naive):
+                gateway.send_batch(
+                    BatchMessage(
+                        batch_id=10**9 + i,
+                        content=content,
+                        sender=SENDER,
+                        reply_to="",
+                        recipients=[
+                            BatchRecipient(
+                                outbox_id=10**9 + i,
+                                email=f"naive{i}@example.com",
+                                name="Alex Sample",
+                                values={**values, "email": f"naive{i}@example.com"},
+                            )
+                        ],
+                    )
+                )
+            naive_rate = naive / (time.perf_counter() - started)
+
+        counts: Counter[str] = Counter()
+        with log_path.open(encoding="utf-8") as log:
+            import json
+
+            for line in log:
+                counts[json.loads(line)["custom_args"]["o"]] += 1
+        bulk = {o: n for o, n in counts.items() if int(o) < 10**9}
+        assert len(bulk) == accepted, (len(bulk), accepted)
+        assert max(bulk.values()) == 1, "a recipient was accepted twice"
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    send_rate = accepted / send_seconds
+    print(f"naive: {naive_rate:,.0f} recipients/s one request each", file=sys.stderr)
+    print(
+        f"import_rows_per_s={rows / import_seconds:.0f} send_recipients_per_s={send_rate:.0f} "
+        f"peak_rss_mb={peak:.0f} naive_ratio={send_rate / naive_rate:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

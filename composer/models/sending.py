@@ -1,0 +1,131 @@
+"""Bulk sending: a send run, one delivery row per recipient (the outbox), the batches that
+carry them to the gateway, and the Event Webhook events already applied.
+
+The database is the source of truth (DESIGN.md): a delivery moves ``queued`` → ``sending`` (its
+batch is claimed and committed before any request) → ``accepted`` (the gateway said 202) →
+``delivered`` / ``bounced`` / ``dropped`` (webhook events). A batch whose outcome is unknown (a
+time-out, or a worker killed between the claim and recording the answer) is ``in-doubt`` until
+webhook events for it arrive or the duplicate window passes.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from composer.models.base import Base, UTCDateTime, utcnow
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    #: Stopped by the gateway refusing the key (401/403): needs a person.
+    STOPPED = "stopped"
+    FINISHED = "finished"
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    IN_DOUBT = "in-doubt"
+    ACCEPTED = "accepted"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    DROPPED = "dropped"
+    #: The gateway refused this address (a 400 naming it): not sent.
+    INVALID = "invalid"
+    CANCELLED = "cancelled"
+    #: No email address: goes to the postal list.
+    POST = "post"
+
+
+class BatchState(enum.StrEnum):
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    IN_DOUBT = "in-doubt"
+    #: Known not accepted (429, 5xx before sending, 400, 413): its deliveries were queued again.
+    RETURNED = "returned"
+
+
+class SendRun(Base):
+    """One send of an approved notice to a recipient list."""
+
+    __tablename__ = "send_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"))
+    #: The approved review whose bundle this run sends, and that bundle's hash.
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id"))
+    bundle_sha256: Mapped[str] = mapped_column(String(64))
+    list_id: Mapped[int] = mapped_column(ForeignKey("recipient_list.id"))
+    state: Mapped[str] = mapped_column(String(20), default=RunState.RUNNING.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    #: Personalizations per request (halved when the gateway says a request is too large).
+    batch_size: Mapped[int] = mapped_column(default=1000)
+    #: No request before this time (a 429's reset, or backoff after a 5xx), for every worker.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: Consecutive failed attempts, for the backoff.
+    failures: Mapped[int] = mapped_column(default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: Why the run stopped or what is wrong, for the person watching it.
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Delivery(Base):
+    """One recipient's notice in a run: the outbox row."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_run_state", "run_id", "state"),
+        Index("ix_delivery_batch", "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("send_run.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipient.id"))
+    #: The cohort (notice variant) the recipient is in.
+    cohort_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.QUEUED.value)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("send_batch.id"), default=None)
+    #: The gateway's id for the request that carried it (X-Message-Id).
+    message_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    #: What went wrong, without personal data.
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SendBatch(Base):
+    """Up to ``batch_size`` deliveries of one cohort, sent in one request."""
+
+    __tablename__ = "send_batch"
+    __table_args__ = (Index("ix_send_batch_run_state", "run_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("send_run.id", ondelete="CASCADE"))
+    cohort_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default=BatchState.SENDING.value)
+    size: Mapped[int]
+    #: Which worker claimed it, and until when the claim holds; a claim past this time with no
+    #: recorded answer means the worker died: the batch is in doubt.
+    worker: Mapped[str] = mapped_column(String(100))
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When it became in doubt (the duplicate window counts from here).
+    doubt_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    message_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WebhookEventSeen(Base):
+    """An Event Webhook event already applied (SendGrid may post an event more than once)."""
+
+    __tablename__ = "webhook_event_seen"
+
+    sg_event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event: Mapped[str] = mapped_column(String(20))

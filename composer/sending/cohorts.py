@@ -1,0 +1,130 @@
+"""Cohorts: recipients grouped by the variant of the notice they need.
+
+A cohort is everyone in a recipient list with the same jurisdiction (country, and US state for
+the United States) and the same set of data categories involved for them. Each cohort's notice
+is rendered once and is part of what legal approves (``composer.approval.bundle.VariantSpec``);
+a cohort that appears after approval (a new list) refuses sending.
+
+No Flask. Reads only three columns, streaming, so a million-row list is grouped in one pass
+without holding recipients in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from composer.approval.bundle import VariantSpec
+from composer.checklist import Catalogue
+from composer.models import Incident, Recipient, RecipientList
+
+#: Rows fetched from the database at a time while grouping.
+_FETCH = 10_000
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One group of recipients who get the same variant of the notice."""
+
+    #: Stable and short: "us-ma.3f2a9c1e", "gb.3f2a9c1e", "unknown.00000000".
+    key: str
+    country: str
+    us_state: str
+    categories: tuple[str, ...]
+    #: Recipients in the cohort, and how many of them have an email address.
+    recipients: int
+    with_email: int
+
+    @property
+    def by_post(self) -> int:
+        return self.recipients - self.with_email
+
+
+def latest_list(session: Session, incident: Incident) -> RecipientList | None:
+    """The incident's newest recipient list that has not been purged (None before an upload)."""
+    return session.scalar(
+        select(RecipientList)
+        .where(RecipientList.incident_id == incident.id, RecipientList.purged_at.is_(None))
+        .order_by(RecipientList.id.desc())
+        .limit(1)
+    )
+
+
+def cohort_key(country: str, us_state: str, categories: tuple[str, ...]) -> str:
+    place = country.lower() or "unknown"
+    if country == "US" and us_state:
+        place = f"us-{us_state.lower()}"
+    digest = hashlib.sha256(";".join(categories).encode()).hexdigest()[:8]
+    return f"{place}.{digest}"
+
+
+def cohorts(session: Session, recipient_list: RecipientList) -> list[Cohort]:
+    """The list's cohorts, largest first (ties by key, so the order is stable)."""
+    counts: Counter[tuple[str, str, tuple[str, ...]]] = Counter()
+    emails: Counter[tuple[str, str, tuple[str, ...]]] = Counter()
+    rows = session.execute(
+        select(Recipient.country, Recipient.us_state, Recipient.data_categories, Recipient.email)
+        .where(Recipient.list_id == recipient_list.id)
+        .execution_options(yield_per=_FETCH)
+    )
+    for country, us_state, categories, email in rows:
+        state = us_state if country == "US" else ""
+        group = (country or "", state or "", tuple(sorted(set(categories or []))))
+        counts[group] += 1
+        if email:
+            emails[group] += 1
+    found = [
+        Cohort(
+            key=cohort_key(*group),
+            country=group[0],
+            us_state=group[1],
+            categories=group[2],
+            recipients=count,
+            with_email=emails[group],
+        )
+        for group, count in counts.items()
+    ]
+    return sorted(found, key=lambda c: (-c.recipients, c.key))
+
+
+def place_name(cohort: Cohort, catalogue: Catalogue) -> str:
+    countries: Mapping[str, str] = {p.code: p.name for p in catalogue.places.countries}
+    states: Mapping[str, str] = {p.code: p.name for p in catalogue.places.us_states}
+    if not cohort.country:
+        return "Country not given"
+    if cohort.country == "US" and cohort.us_state:
+        return f"{states.get(cohort.us_state, cohort.us_state)}, United States"
+    return countries.get(cohort.country, cohort.country)
+
+
+def variant_spec(cohort: Cohort, catalogue: Catalogue) -> VariantSpec:
+    """The cohort as a notice variant legal approves: where, which data, how many and how."""
+    titles = [
+        catalogue.categories[c].title if c in catalogue.categories else c for c in cohort.categories
+    ]
+    data = ", ".join(titles) if titles else "no data categories given"
+    audience = f"{cohort.recipients:,} recipient{'s' if cohort.recipients != 1 else ''}"
+    if cohort.by_post:
+        audience += f" ({cohort.with_email:,} by email, {cohort.by_post:,} by post)"
+    return VariantSpec(
+        key=cohort.key,
+        label=f"{place_name(cohort, catalogue)} · {data}",
+        audience=audience,
+    )
+
+
+def variants_for(
+    session: Session, incident: Incident, catalogue: Catalogue
+) -> tuple[tuple[VariantSpec, ...] | None, str | None]:
+    """The incident's variants and recipient-list digest for the approval bundle: (None, None)
+    before any recipients are uploaded (the bundle then has its one "Every recipient" variant)."""
+    found = latest_list(session, incident)
+    if found is None:
+        return None, None
+    specs = tuple(variant_spec(c, catalogue) for c in cohorts(session, found))
+    return specs, found.digest

@@ -1,0 +1,179 @@
+"""The embedded default's worker: a thread in the app's process that drives running send runs
+through :func:`composer.sending.outbox.dispatch_once` (the same code Celery tasks will call).
+
+Before a run's first batch the worker rebuilds the bundle and checks it against the approval
+(``approval.release_check``): if anything changed since legal signed, the run stops and says
+what. No Flask in the dispatch code; the thread pushes an app context only to reach the
+database session and settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from composer import approval
+from composer.checklist import Catalogue
+from composer.models import Incident, RunState, SendRun
+from composer.sending import outbox
+from composer.sending.gateways import CohortContent, MailGateway
+
+log = logging.getLogger(__name__)
+
+
+def content_for_run(
+    session: Session,
+    run: SendRun,
+    *,
+    config: Any,
+    catalogue: Catalogue,
+    today: date,
+) -> Callable[[str], CohortContent]:
+    """Rebuild the run's bundle and check it against the approval; returns the content for each
+    cohort key. Raises ``approval.ApprovalError`` (not approved, or changed since) otherwise."""
+    incident = session.get(Incident, run.incident_id)
+    assert incident is not None
+    from composer.notices import latest_version
+
+    version = latest_version(session, incident)
+    if version is None:
+        raise approval.NotApproved("Not sent: the notice has no versions.")
+    bundle = approval.incident_bundle(
+        session, incident, version, config=config, catalogue=catalogue, today=today
+    )
+    release = approval.release_check(session, incident, bundle)
+    if release.bundle.sha256 != run.bundle_sha256:
+        raise approval.BundleMismatch(
+            release.review, ["the approval changed since this send started"]
+        )
+    variants = {v.spec.key: v for v in release.bundle.variants}
+    fallback = release.bundle.variants[0]
+
+    def content(key: str) -> CohortContent:
+        variant = variants.get(key, fallback if len(variants) == 1 else None)
+        if variant is None:
+            raise approval.BundleMismatch(
+                release.review, [f"a recipient cohort ({key}) that legal has not seen"]
+            )
+        return CohortContent(subject=variant.subject, html=variant.html, text=variant.text)
+
+    return content
+
+
+class InProcessWorker:
+    """One daemon thread per app that sends every running run, batch after batch."""
+
+    def __init__(
+        self,
+        app: Any,
+        gateway_factory: Callable[[], MailGateway],
+        settings_factory: Callable[[], outbox.DispatchSettings],
+        *,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.gateway_factory = gateway_factory
+        self.settings_factory = settings_factory
+        self.idle_seconds = idle_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: Each run's checked content, and when it was checked: rebuilding the bundle for every
+        #: batch would cost more than sending it, so the check is repeated every
+        #: ``recheck_seconds`` (and always before a run's first batch from this worker).
+        self._content: dict[int, tuple[Callable[[str], CohortContent], float]] = {}
+        self.recheck_seconds = 30.0
+
+    def wake(self) -> None:
+        """Start the thread if needed, and have it look for work now."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="composer-sender", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.work_once()
+            except Exception:  # a bug must not kill the sender for good
+                log.exception("the sending worker failed; retrying")
+                busy = False
+            if not busy:
+                self._wake.wait(self.idle_seconds)
+                self._wake.clear()
+
+    def work_once(self) -> bool:
+        """Dispatch one batch for each running run; True when anything was sent."""
+        from composer.extensions import db
+
+        with self.app.app_context():
+            session = db.session()
+            busy = False
+            try:
+                run_ids = list(
+                    session.scalars(
+                        select(SendRun.id).where(SendRun.state == RunState.RUNNING.value)
+                    )
+                )
+                gateway = self.gateway_factory()
+                settings = self.settings_factory()
+                for run_id in run_ids:
+                    busy |= self._dispatch(session, gateway, settings, run_id)
+            finally:
+                db.session.remove()
+            return busy
+
+    def _dispatch(
+        self,
+        session: Session,
+        gateway: MailGateway,
+        settings: outbox.DispatchSettings,
+        run_id: int,
+    ) -> bool:
+        run = session.get(SendRun, run_id)
+        if run is None:
+            return False
+        cached = self._content.get(run_id)
+        try:
+            if cached is None or time.monotonic() - cached[1] > self.recheck_seconds:
+                cached = (
+                    content_for_run(
+                        session,
+                        run,
+                        config=self.app.config,
+                        catalogue=self.app.extensions["composer.catalogue"],
+                        today=date.today(),
+                    ),
+                    time.monotonic(),
+                )
+                self._content[run_id] = cached
+            content = cached[0]
+        except approval.ApprovalError as exc:
+            session.rollback()
+            run = session.get(SendRun, run_id)
+            if run is not None:
+                run.state = RunState.STOPPED.value
+                run.message = str(exc)
+                session.commit()
+            return False
+        result = outbox.dispatch_once(
+            session, gateway, run_id, content, settings, worker=f"inprocess-{id(self)}"
+        )
+        return result.outcome == "sent"

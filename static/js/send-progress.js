@@ -1,0 +1,31 @@
+// A send's progress page: the counts, bar and ETA refresh every second until the send ends.
+(function () {
+  "use strict";
+  const box = document.querySelector("[data-progress-url]");
+  if (!box) return;
+  const url = box.dataset.progressUrl;
+  const fmt = new Intl.NumberFormat("en-GB");
+  function show(data) {
+    box.querySelector("[data-state]").textContent = data.state;
+    box.querySelector("[data-percent]").textContent = String(data.percent);
+    box.querySelector("[data-done]").textContent = fmt.format(data.done);
+    box.querySelector("[data-total]").textContent = fmt.format(data.total);
+    box.querySelector("[data-bar]").value = data.percent;
+    box.querySelector("[data-eta]").textContent =
+      data.eta_seconds === null ? "" : "about " + data.eta_seconds + " s left";
+    Object.keys(data.counts).forEach(function (state) {
+      const cell = box.querySelector('[data-count="' + state + '"]');
+      if (cell) cell.textContent = fmt.format(data.counts[state]);
+    });
+  }
+  function tick() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (data) {
+        show(data);
+        if (data.state === "running" || data.state === "paused") setTimeout(tick, 1000);
+      })
+      .catch(function () { setTimeout(tick, 5000); });
+  }
+  setTimeout(tick, 1000);
+})();

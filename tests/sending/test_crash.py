@@ -1,0 +1,272 @@
+"""Crash test: ``kill -9`` the sending workers at random moments during a 20,000-recipient send,
+with faults injected throughout (429 with reset, 5xx, time-outs, connection resets), restart
+them, finish; the local SendGrid server's log shows every recipient accepted exactly once.
+
+The fake server runs in its own process; worker processes are ``flask --app composer send work``
+(the same dispatcher as the in-process worker); this test process serves the app's Event
+Webhook, and a thread posts signed "processed" events for what the fake accepted, as SendGrid
+would. On PostgreSQL (``--db=postgresql``) two workers run at once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from composer import approval, notices
+from composer.extensions import db
+from composer.incidents import create_incident
+from composer.models import Delivery, DeliveryState, RunState, SendRun, User
+from composer.sending import outbox
+from composer.sending.cohorts import latest_list
+from composer.sending.recipients import import_csv
+from tests.browser.conftest import LiveServer
+from tests.conftest import make_user
+from tests.sending.fake_sendgrid import (
+    Accepted,
+    acceptance_counts,
+    generate_webhook_key,
+    make_events,
+    post_events,
+    public_key_b64,
+    start_process,
+)
+
+RECIPIENTS = 20_000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def people_csv(n: int) -> bytes:
+    countries = ["GB", "IE", "FR"]
+    rows = ["email,first_name,last_name,country,data_categories"]
+    rows += [f"p{i}@example.com,Pat{i},Doe,{countries[i % 3]},email" for i in range(n)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def prepare(app: Flask) -> int:
+    """An approved notice, 20,000 recipients in 3 cohorts, and a started run."""
+    with app.app_context():
+        session = db.session()
+        catalogue = app.extensions["composer.catalogue"]
+        ana = session.get(User, make_user(app, "ana@example.com", approval.review.Role.AUTHOR))
+        lee = session.get(User, make_user(app, "lee@example.com", approval.review.Role.APPROVER))
+        assert ana is not None
+        assert lee is not None
+        incident = create_incident(session, catalogue, title="Leak", by=ana)
+        version = notices.save_version(
+            session,
+            incident,
+            subject="We lost your email address",
+            body="Dear {{ first_name }},\n\nA criminal copied your email address on 3 May.\n",
+            by=ana,
+        ).version
+        assert version is not None
+        import_csv(
+            session,
+            io.BytesIO(people_csv(RECIPIENTS)),
+            incident=incident,
+            by=ana,
+            categories=set(catalogue.categories),
+            filename="people.csv",
+            max_bytes=50_000_000,
+        )
+        session.commit()
+
+        def bundle() -> approval.Bundle:
+            return approval.incident_bundle(
+                session,
+                incident,
+                version,
+                config=app.config,
+                catalogue=catalogue,
+                today=date.today(),
+            )
+
+        review = approval.submit(
+            session,
+            incident,
+            version,
+            by=ana,
+            summary={"errors": 0},
+            warnings=[],
+            reasons={},
+            bundle=bundle(),
+        )
+        approval.approve(session, review, by=lee, bundle=bundle())
+        session.commit()
+        release = approval.release_check(session, incident, bundle())
+        recipient_list = latest_list(session, incident)
+        assert recipient_list is not None
+        run = outbox.start_run(session, incident, recipient_list, release, by=ana)
+        session.commit()
+        return run.id
+
+
+class EventPoster(threading.Thread):
+    """Posts signed "processed" events for every recipient the fake has accepted, as SendGrid
+    does, a few times a second."""
+
+    def __init__(self, log_path: Path, url: str, key: object) -> None:
+        super().__init__(daemon=True)
+        self.log_path = log_path
+        self.url = url
+        self.key = key
+        self.posted = 0
+        self.offset = 0
+        self.failed_posts = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.post_new()
+            self.stopping.wait(0.2)
+
+    def post_new(self) -> None:
+        if not self.log_path.exists():
+            return
+        # Only the whole lines added since the last look (the fake appends and flushes).
+        with self.log_path.open("rb") as log:
+            log.seek(self.offset)
+            data = log.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        accepted = [Accepted(**json.loads(line)) for line in complete.splitlines() if line]
+        for start in range(0, len(accepted), 1000):
+            chunk = accepted[start : start + 1000]
+            # SendGrid retries a post that fails (a busy database answers 500): so do we.
+            for _ in range(100):
+                try:
+                    status = post_events(self.url, make_events(chunk, "processed"), self.key)  # type: ignore[arg-type]
+                except OSError:
+                    status = 0
+                if status == 204:
+                    break
+                self.failed_posts += 1
+                time.sleep(0.1)
+            else:
+                raise AssertionError("the webhook kept refusing events")
+        self.posted += len(accepted)
+
+
+def worker_env(app: Flask, fake_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        COMPOSER_SQLALCHEMY_DATABASE_URI=str(app.config["SQLALCHEMY_DATABASE_URI"]),
+        COMPOSER_SECRET_KEY="crash-test",
+        COMPOSER_MAIL_GATEWAY="sendgrid",
+        COMPOSER_SENDGRID_API_KEY="SG.crash-test",
+        COMPOSER_SENDGRID_HOST=fake_url,
+        COMPOSER_SENDGRID_TIMEOUT_SECONDS="0.5",
+        COMPOSER_SEND_LEASE_SECONDS="1",
+        COMPOSER_SEND_DOUBT_WINDOW_SECONDS="10",
+        COMPOSER_SEND_WORKER="none",
+        COMPOSER_CHECKLISTS_DIR=str(app.config.get("CHECKLISTS_DIR") or ROOT / "checklists"),
+    )
+    return env
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "composer",
+            "send",
+            "work",
+            "--until-done",
+            "--idle",
+            "0.2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def served(app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
+    app: Flask, served: LiveServer, tmp_path: Path
+) -> None:
+    key = generate_webhook_key()
+    app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key_b64(key)
+    run_id = prepare(app)
+    rng = random.Random(20261129)
+    workers_at_once = 2 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 1
+    log_path = tmp_path / "accepted.jsonl"
+    with start_process(
+        log_path,
+        seed=7,
+        p429=0.05,
+        p5xx=0.05,
+        p_timeout=0.03,
+        p_reset=0.03,
+        rate_limit_reset=1,
+        timeout_hold=2,
+    ) as fake:
+        poster = EventPoster(log_path, served.url + "/webhooks/sendgrid", key)
+        poster.start()
+        env = worker_env(app, fake.url)
+        kills = 0
+        try:
+            for _ in range(8):  # start, let it work a random while, kill -9
+                workers = [start_worker(env) for _ in range(workers_at_once)]
+                time.sleep(rng.uniform(1.5, 4.0))
+                for w in workers:
+                    if w.poll() is None:
+                        w.send_signal(signal.SIGKILL)
+                        kills += 1
+                    w.wait()
+            # Then let them finish.
+            workers = [start_worker(env) for _ in range(workers_at_once)]
+            deadline = time.monotonic() + 240
+            for w in workers:
+                w.wait(timeout=max(1.0, deadline - time.monotonic()))
+        finally:
+            poster.stopping.set()
+            poster.join(10)
+        poster.post_new()
+
+    counts = acceptance_counts(log_path, "o")
+    with app.app_context():
+        run = db.session.get(SendRun, run_id)
+        assert run is not None
+        states = dict(
+            db.session.execute(
+                sa.select(Delivery.state, sa.func.count()).group_by(Delivery.state)
+            ).all()
+        )
+        ids = {str(i) for i in db.session.scalars(sa.select(Delivery.id))}
+    assert kills >= 4, "the workers were hardly killed: the test proved little"
+    assert run.state == RunState.FINISHED.value, (run.state, states)
+    assert states == {DeliveryState.ACCEPTED.value: RECIPIENTS}
+    lost = ids - set(counts)
+    duplicated = {o: n for o, n in counts.items() if n > 1}
+    assert len(lost) == 0, f"{len(lost)} recipients never accepted"
+    assert duplicated == {}, f"{len(duplicated)} recipients accepted more than once"
+    assert sum(counts.values()) == RECIPIENTS

@@ -1,0 +1,729 @@
+"""Recipient CSV import: every row imported, merged or rejected with its reason; whole-file
+problems refused with nothing kept; the error report safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from composer.extensions import db
+from composer.models import Incident, Recipient, RecipientList, RecipientRowError, Role, User
+from composer.rendering.errors import RecipientError
+from composer.rendering.merge import Recipient as MergeRecipient
+from composer.sending import recipients
+from composer.sending.recipients import (
+    ImportRefused,
+    ImportReport,
+    UploadTooLarge,
+    error_report_csv,
+    import_csv,
+    list_digest,
+    mask_email,
+    mask_name,
+)
+from tests.conftest import make_user
+
+HEADER = "email,first_name,last_name,reference,country,language,data_categories\n"
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[dict[str, Any]]:
+    author = make_user(app, "ana@example.com", Role.AUTHOR)
+    with app.app_context():
+        user = db.session.get(User, author)
+        assert user is not None
+        incident = Incident(
+            title="Supplier leak", checklist_id="incident", checklist_version=1, created_by=user
+        )
+        db.session.add(incident)
+        db.session.commit()
+        catalogue = app.extensions["composer.catalogue"]
+        yield {
+            "session": db.session(),
+            "incident": incident,
+            "user": user,
+            "categories": catalogue.categories,
+            "places": catalogue.place_names,
+        }
+
+
+def run(ctx: dict[str, Any], data: str | bytes, **options: Any) -> ImportReport:
+    raw = data.encode() if isinstance(data, str) else data
+    options.setdefault("max_bytes", 10 * 1024 * 1024)
+    options.setdefault("filename", "customers.csv")
+    report = import_csv(
+        ctx["session"],
+        io.BytesIO(raw),
+        incident=ctx["incident"],
+        by=ctx["user"],
+        categories=ctx["categories"],
+        places=ctx["places"],
+        **options,
+    )
+    ctx["session"].commit()
+    return report
+
+
+def stored(session: Session, report: ImportReport) -> list[Recipient]:
+    return list(
+        session.scalars(
+            sa.select(Recipient)
+            .where(Recipient.list_id == report.recipient_list.id)
+            .order_by(Recipient.id)
+        )
+    )
+
+
+def errors(session: Session, report: ImportReport) -> list[tuple[int, str, str, str]]:
+    return [
+        (e.row, e.column, e.problem, e.value)
+        for e in session.scalars(
+            sa.select(RecipientRowError)
+            .where(RecipientRowError.list_id == report.recipient_list.id)
+            .order_by(RecipientRowError.id)
+        )
+    ]
+
+
+def assert_accounted(session: Session, report: ImportReport) -> None:
+    """imported + merged + rejected == rows, and the database agrees with the counts."""
+    assert report.imported + report.merged + report.rejected == report.rows
+    people = stored(session, report)
+    assert len(people) == report.imported
+    assert sum(len(p.source_rows) for p in people) == report.imported + report.merged
+    rejected_rows = {row for row, *_ in errors(session, report)}
+    assert len(rejected_rows) == report.rejected
+    used_rows = {row for p in people for row in p.source_rows}
+    assert not used_rows & rejected_rows
+    assert used_rows | rejected_rows == set(range(2, report.rows + 2))
+    saved = session.get(RecipientList, report.recipient_list.id)
+    assert saved is not None
+    assert (saved.rows, saved.imported, saved.merged, saved.rejected) == (
+        report.rows,
+        report.imported,
+        report.merged,
+        report.rejected,
+    )
+    assert saved.digest == report.digest == list_digest(session, saved)
+
+
+def nothing_stored(session: Session) -> bool:
+    return not any(
+        session.scalar(sa.select(sa.func.count()).select_from(model))
+        for model in (RecipientList, Recipient, RecipientRowError)
+    )
+
+
+# --- Good rows --------------------------------------------------------------------------------
+
+
+def test_good_rows_are_imported_normalised(ctx: dict[str, Any]) -> None:
+    report = run(
+        ctx,
+        "Email , First_Name,LAST_NAME,reference,address_line_1,city,postcode,country,us_state,"
+        "language,data_categories\n"
+        " Alexandra@Example.COM ,Alexandra,Smith,CUST-1,12 High Street,Townsville,TS1 4AB,gb,,"
+        "en_gb,Email; name\n"
+        "ben@example.org,Ben,Okafor,,1 Main St,Springfield,12345,US,ca,EN,\n"
+        ",Chloé,Martin,CUST-3,3 rue de la Paix,Paris,75002,FR,,fr,postal-address\n",
+    )
+    assert (report.rows, report.imported, report.merged, report.rejected) == (3, 3, 0, 0)
+    assert report.warnings == ()
+    alex, ben, chloe = stored(ctx["session"], report)
+    assert alex.email == "alexandra@example.com"
+    assert (alex.first_name, alex.last_name, alex.reference) == ("Alexandra", "Smith", "CUST-1")
+    assert alex.address == ["12 High Street", "Townsville", "TS1 4AB"]
+    assert (alex.country, alex.language, alex.data_categories) == ("GB", "en-GB", ["email", "name"])
+    assert (ben.country, ben.us_state, ben.language) == ("US", "CA", "en")
+    assert chloe.email == ""  # post only
+    assert chloe.source_rows == [4]
+    assert report.recipient_list.filename == "customers.csv"
+    assert report.recipient_list.size_bytes > 0
+    assert_accounted(ctx["session"], report)
+
+
+def test_a_semicolon_separated_file_is_read_too(ctx: dict[str, Any]) -> None:
+    report = run(ctx, 'email;first_name;data_categories\nann@example.com;Ann;"name;email"\n')
+    (ann,) = stored(ctx["session"], report)
+    assert (ann.email, ann.first_name, ann.data_categories) == (
+        "ann@example.com",
+        "Ann",
+        ["email", "name"],
+    )
+
+
+def test_a_utf8_byte_order_mark_is_ignored(ctx: dict[str, Any]) -> None:
+    report = run(ctx, b"\xef\xbb\xbfemail,first_name\r\nzoe@example.com,Zo\xc3\xab\r\n")
+    (zoe,) = stored(ctx["session"], report)
+    assert (zoe.email, zoe.first_name) == ("zoe@example.com", "Zoë")
+
+
+def test_unknown_columns_are_a_warning_not_an_error(ctx: dict[str, Any]) -> None:
+    report = run(ctx, "email,Notes,phone,\nann@example.com,likes cats,0123,\n")
+    assert report.imported == 1
+    assert len(report.warnings) == 2
+    assert "“Notes”, “phone” are not a recipient column" in report.warnings[0]
+    assert "Column 4 has no name" in report.warnings[1]
+    assert report.recipient_list.warnings == list(report.warnings)
+
+
+def test_a_file_without_an_email_column_can_be_post_only(ctx: dict[str, Any]) -> None:
+    report = run(
+        ctx,
+        "first_name,address_line_1,city,postcode,country\n"
+        "Ann,1 High Street,Townsville,,GB\n"
+        "Ben,2 High Street,,TS1 4AB,GB\n"
+        "Cal,3 High Street,Townsville,TS1 4AB,\n"
+        "Dee,,Townsville,TS1 4AB,GB\n",
+    )
+    assert (report.imported, report.rejected) == (2, 2)
+    problems = errors(ctx["session"], report)
+    assert [row for row, *_ in problems] == [4, 5]
+    assert all("no email address and no complete postal address" in p for _, _, p, _ in problems)
+    assert_accounted(ctx["session"], report)
+
+
+# --- Duplicates -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_rows", [5000, 2, 1])
+def test_duplicates_merge_first_row_wins_categories_unioned(
+    ctx: dict[str, Any], chunk_rows: int
+) -> None:
+    report = run(
+        ctx,
+        HEADER + "ann@example.com,Ann,Lee,A-1,GB,en,name\n"
+        "ben@example.com,Ben,,,,,\n"
+        "ANN@Example.com,Annie,Li,A-2,FR,fr,email;name\n"
+        "carl@example.com,Carl,,,,,\n"
+        "ann@EXAMPLE.com,,,,,,password-hashed\n",
+        chunk_rows=chunk_rows,
+    )
+    assert (report.rows, report.imported, report.merged, report.rejected) == (5, 3, 2, 0)
+    ann = stored(ctx["session"], report)[0]
+    assert (ann.first_name, ann.last_name, ann.reference, ann.country, ann.language) == (
+        "Ann",
+        "Lee",
+        "A-1",
+        "GB",
+        "en",
+    )
+    assert ann.data_categories == ["email", "name", "password-hashed"]
+    assert ann.source_rows == [2, 4, 6]
+    assert_accounted(ctx["session"], report)
+
+
+def test_post_only_rows_are_never_merged(ctx: dict[str, Any]) -> None:
+    line = ",Ann,,,1 High Street,Townsville,,GB\n"
+    report = run(
+        ctx,
+        "email,first_name,last_name,reference,address_line_1,city,postcode,country\n" + line * 3,
+    )
+    assert (report.imported, report.merged) == (3, 0)
+
+
+def test_hash_collisions_never_merge_different_people(
+    ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every address "collides": the database, not the hash, decides what is a duplicate.
+    monkeypatch.setattr(recipients, "hash", lambda _value: 0, raising=False)
+    report = run(
+        ctx,
+        HEADER + "ann@example.com,Ann,,,,,name\n"
+        "ben@example.com,Ben,,,,,\n"
+        "cat@example.com,Cat,,,,,\n"
+        "ann@example.com,,,,,,email\n"
+        "cat@example.com,,,,,,\n",
+        chunk_rows=1,
+    )
+    assert (report.imported, report.merged) == (3, 2)
+    assert [p.email for p in stored(ctx["session"], report)] == [
+        "ann@example.com",
+        "ben@example.com",
+        "cat@example.com",
+    ]
+    assert_accounted(ctx["session"], report)
+
+
+def test_the_digest_ignores_row_order_and_sees_every_change(ctx: dict[str, Any]) -> None:
+    rows = [
+        "ann@example.com,Ann,Lee,A-1,GB,en,name\n",
+        "ben@example.com,Ben,,,,,\n",
+        ",Post,Only,,GB,,\n",
+    ]
+    head = "email,first_name,last_name,reference,country,language,data_categories,"
+    head += "address_line_1,city\n"
+    body = [r.rstrip("\n") + ",1 High St,Town\n" for r in rows]
+    first = run(ctx, head + "".join(body))
+    again = run(ctx, head + "".join(reversed(body)))
+    changed = run(ctx, head + "".join(body).replace("A-1", "A-2"))
+    assert first.digest == again.digest
+    assert first.digest != changed.digest
+    assert len(first.digest) == 64
+
+
+STRINGS = ["", "plain", 'quote " and \\ backslash', "Zoë", "日本", "🙂 emoji", "tab\tin", "\u2028"]
+
+
+def test_the_hand_built_json_matches_json_dumps() -> None:
+    values = [*STRINGS, list(STRINGS), []]
+    assert (
+        recipients.canonical_line(values)
+        == (json.dumps(values, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    )
+    assert recipients._json_texts(STRINGS) == json.dumps(STRINGS)
+
+
+def test_the_digest_is_the_documented_hash(ctx: dict[str, Any]) -> None:
+    # Recomputed from the stored rows, following docs/recipients.md: one JSON line per
+    # recipient, in byte order of the values (JSON columns as stored).
+    report = run(
+        ctx,
+        "email,first_name,last_name,address_line_1,city,country,data_categories\n"
+        "zed@example.com,Zed,Ö,,,,email\n"
+        "amy@example.com,Amy,,,,,\n"
+        ",Post,B,2 High St,Town,GB,name\n"
+        ",Post,A,1 High St,Town,GB,\n"
+        ",Émile,,9 Rue,Paris,FR,name;email\n",
+    )
+    people = stored(ctx["session"], report)
+    keyed = []
+    for p in people:
+        values = [p.email, p.first_name, p.last_name, p.reference, p.address, p.country]
+        values += [p.us_state, p.language, p.data_categories]
+        key = tuple(json.dumps(v) if isinstance(v, list) else v for v in values)
+        keyed.append((key, json.dumps(values, ensure_ascii=False, separators=(",", ":"))))
+    text = "".join(line + "\n" for _, line in sorted(keyed))
+    assert report.digest == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_duplicate_lookups_use_the_partial_unique_index(app: Flask, ctx: dict[str, Any]) -> None:
+    if ctx["session"].get_bind().dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.startswith("SELECT recipient.id, recipient.email"):
+            statements.append((statement, params))
+
+    engine = ctx["session"].get_bind()
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        run(
+            ctx,
+            HEADER + "ann@example.com,A,,,,,\nben@example.com,B,,,,,\nann@example.com,,,,,,\n",
+            chunk_rows=1,
+        )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    ((statement, params),) = statements
+    plan = ctx["session"].connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+    assert "uq_recipient_list_email" in " ".join(str(row) for row in plan)
+
+
+# --- Bad rows ---------------------------------------------------------------------------------
+
+
+def test_bad_emails_are_rejected_with_recipients_message(ctx: dict[str, Any]) -> None:
+    report = run(
+        ctx,
+        HEADER + "ann@example.com,Ann,,,,,\n"
+        "not-an-address,Ben,,,,,\n"
+        "two@@example.com,Cal,,,,,\n"
+        "dee@localhost,Dee,,,,,\n"
+        "eve@example.com,Eve,,,,,\n",
+    )
+    assert (report.imported, report.rejected) == (2, 3)
+    problems = errors(ctx["session"], report)
+    assert [(row, column) for row, column, *_ in problems] == [
+        (3, "email"),
+        (4, "email"),
+        (5, "email"),
+    ]
+    for _, _, problem, _ in problems:
+        assert problem.startswith("The recipient's email address is not valid:")
+    assert problems[0][3] == "not-an-address"
+    assert_accounted(ctx["session"], report)
+
+
+def test_values_are_checked_with_the_rules_of_merge_recipient(ctx: dict[str, Any]) -> None:
+    long_name = "A" * 201
+    report = run(
+        ctx,
+        "email,first_name,last_name,address_line_1,address_line_2,address_line_3,city,region,"
+        "postcode,country\n"
+        f"ann@example.com,{long_name},Lee,,,,,,,\n"
+        'ben@example.com,Ben,"Bad\x07Bell",,,,,,,\n'
+        "cal@example.com,Cal,Ok,1,2,3,Town,Shire,PC1,GB\n"
+        "dee@example.com,Dee,Ok,1,2,,Town,,PC1,GB\n",
+    )
+    assert (report.imported, report.rejected) == (1, 3)
+    problems = {
+        row: (column, problem) for row, column, problem, _ in errors(ctx["session"], report)
+    }
+    with pytest.raises(RecipientError) as too_long:
+        MergeRecipient(first_name=long_name)
+    assert problems[2] == ("first_name", str(too_long.value))
+    assert problems[3][0] == "last_name"
+    assert "control character" in problems[3][1]
+    assert problems[4][0] == ""
+    assert "6 lines" in problems[4][1]
+    assert_accounted(ctx["session"], report)
+
+
+def test_codes_and_categories_are_checked(ctx: dict[str, Any]) -> None:
+    report = run(
+        ctx,
+        "email,country,us_state,language,data_categories\n"
+        "a@example.com,UK,,,\n"
+        "b@example.com,XX,,,\n"
+        "c@example.com,GB,CA,,\n"
+        "d@example.com,US,ZZ,,\n"
+        "e@example.com,,,english,\n"
+        "f@example.com,,,,emial;name\n"
+        'g@example.com,,,,"name,email"\n'
+        "h@example.com,us,ny,pt_br,name\n",
+    )
+    problems = {row: problem for row, _, problem, _ in errors(ctx["session"], report)}
+    assert "the United Kingdom is GB" in problems[2]
+    assert "“XX” is not an ISO 3166-1 country code" in problems[3]
+    assert "only for addresses in the US" in problems[4]
+    assert "“ZZ” is not a US state" in problems[5]
+    assert "not a language tag" in problems[6]
+    assert "did you mean “email”" in problems[7]
+    assert "semicolons" in problems[8]
+    (h,) = stored(ctx["session"], report)
+    assert (h.country, h.us_state, h.language) == ("US", "NY", "pt-BR")
+    assert_accounted(ctx["session"], report)
+
+
+def test_rows_with_the_wrong_number_of_cells(ctx: dict[str, Any]) -> None:
+    report = run(
+        ctx,
+        "email,first_name\n"
+        "ann@example.com,Ann,,\n"  # trailing empty cells: fine
+        "ben@example.com,Ben,Extra\n"
+        "cal@example.com\n"
+        "\n"
+        ",\n"
+        "dee@example.com,Dee\n",
+    )
+    assert (report.rows, report.imported, report.rejected) == (6, 2, 4)
+    problems = {row: problem for row, _, problem, _ in errors(ctx["session"], report)}
+    assert "3 cells but the first line names 2 columns" in problems[3]
+    assert "1 cells" in problems[4]
+    assert problems[5] == problems[6] == "The row is empty."
+    assert_accounted(ctx["session"], report)
+
+
+def test_an_embedded_line_break_rejects_the_row_not_the_file(ctx: dict[str, Any]) -> None:
+    report = run(
+        ctx,
+        'email,first_name,last_name\nann@example.com,"Ann\nMarie",Lee\n'
+        'ben@example.com,Ben,"Multi\r\nline"\ncal@example.com,Cal,Ok\n',
+    )
+    assert (report.rows, report.imported, report.rejected) == (3, 1, 2)
+    problems = errors(ctx["session"], report)
+    assert [(row, column) for row, column, *_ in problems] == [(2, "first_name"), (3, "last_name")]
+    assert "line break" in problems[0][2]
+    (cal,) = stored(ctx["session"], report)
+    assert cal.source_rows == [4]  # rows are counted as a spreadsheet shows them
+    assert_accounted(ctx["session"], report)
+
+
+FORMULA = "=cmd|' /C calc'!A0"
+
+
+def test_formula_cells_are_data_and_the_report_escapes_them(ctx: dict[str, Any]) -> None:
+    # Names may start with "=" (rarely, but legitimately): they are stored as typed, and every
+    # CSV the app writes escapes them.
+    report = run(
+        ctx,
+        f'email,first_name,last_name\nann@example.com,"{FORMULA}",Lee\n'
+        f"{FORMULA},Ben,Bad\n\"@SUM(1+1)*cmd|'/C calc'!A0\",Cal,Bad\n",
+    )
+    (ann,) = stored(ctx["session"], report)
+    assert ann.first_name == FORMULA
+    text = "".join(error_report_csv(ctx["session"], report.recipient_list))
+    cells = list(csv.reader(io.StringIO(text)))
+    assert cells[0] == ["row", "column", "problem", "value"]
+    assert [c[0] for c in cells[1:]] == ["3", "4"]
+    assert cells[1][3] == "'" + FORMULA
+    assert cells[2][3].startswith("'@SUM")
+    for line in cells[1:]:
+        for cell in line:
+            assert cell[:1] not in ("=", "+", "-", "@")
+
+
+def test_the_error_report_cuts_values_to_100_characters(ctx: dict[str, Any]) -> None:
+    bad = "x" * 300 + "@"
+    report = run(ctx, f"email\n{bad}\n")
+    (problem,) = errors(ctx["session"], report)
+    assert len(problem[3]) == 100
+    text = "".join(error_report_csv(ctx["session"], report.recipient_list, batch=1))
+    assert text.count("\r\n") == 2
+
+
+# --- Huge lines -------------------------------------------------------------------------------
+
+
+def test_a_huge_line_rejects_that_row_and_keeps_the_others(ctx: dict[str, Any]) -> None:
+    huge = "B" * (2 * 1024 * 1024)
+    report = run(
+        ctx,
+        f'email,first_name\nann@example.com,Ann\nben@example.com,"{huge}"\ncal@example.com,Cal\n',
+    )
+    assert (report.rows, report.imported, report.rejected) == (3, 2, 1)
+    ((row, column, problem, value),) = errors(ctx["session"], report)
+    assert (row, column) == (3, "")
+    assert "Line 3 of the file is longer than 128 KB" in problem
+    assert value.startswith("ben@example.com")
+    assert len(value) <= 100
+    assert_accounted(ctx["session"], report)
+
+
+def test_a_runaway_quoted_cell_is_one_rejected_row(ctx: dict[str, Any]) -> None:
+    # A quoted value over many short lines, past the csv module's field limit (131,072
+    # characters): one rejected row, and the rows after it are read as rows.
+    lines = "".join(f'text "" line {i}\n' for i in range(15_000))
+    report = run(
+        ctx,
+        f'email,first_name\nann@example.com,Ann\nben@example.com,"{lines}"\ncal@example.com,Cal\n',
+    )
+    assert (report.rows, report.imported, report.rejected) == (3, 2, 1)
+    assert [p.email for p in stored(ctx["session"], report)] == [
+        "ann@example.com",
+        "cal@example.com",
+    ]
+    assert stored(ctx["session"], report)[1].source_rows == [4]
+    ((row, _, problem, _),) = errors(ctx["session"], report)
+    assert row == 3
+    assert "from line 3 of the file) has a quoted value longer than 131,072" in problem
+    assert report.warnings == ()
+    assert_accounted(ctx["session"], report)
+
+
+def test_a_quote_that_never_closes_says_what_it_swallowed(ctx: dict[str, Any]) -> None:
+    rest = "".join(f"p{i}@example.com,P{i}\n" for i in range(12_000))
+    report = run(ctx, f'email,first_name\nann@example.com,Ann\nben@example.com,"Ben\n{rest}')
+    assert (report.rows, report.imported, report.rejected) == (2, 1, 1)
+    problems = errors(ctx["session"], report)
+    assert [row for row, *_ in problems] == [3, 3]
+    assert "never closes" in problems[1][2]
+    assert "line 12003" in problems[1][2]
+    assert report.warnings == (problems[1][2],)
+    assert_accounted(ctx["session"], report)
+
+
+def test_a_short_unclosed_quote_rejects_the_row_it_swallows(ctx: dict[str, Any]) -> None:
+    # The file ends inside the quotes: what follows is part of Ben's name, which a line
+    # break makes unusable.
+    report = run(ctx, 'email,first_name\nann@example.com,Ann\nben@example.com,"Ben\ncal@x.com,C\n')
+    assert (report.rows, report.imported, report.rejected) == (2, 1, 1)
+    ((row, column, problem, value),) = errors(ctx["session"], report)
+    assert (row, column) == (3, "first_name")
+    assert "line break" in problem
+    assert value == "Ben\ncal@x.com,C"
+    assert_accounted(ctx["session"], report)
+
+
+# --- Whole-file problems: refused, nothing kept ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty (0 bytes)"),
+        (b"email,first_name\r\n", "a header line but no rows of recipients"),
+        (b"\n\nann@example.com\n", "The first line is empty"),
+        (b"first_name,city\nAnn,Town\n", "no “email” column"),
+        (b"email,Email\nann@example.com,x\n", "appears twice"),
+        (
+            "email,first_name\nann@example.com,Ann\nren\u00e9@example.com,Ren\u00e9\n".encode(
+                "latin-1"
+            ),
+            "line 3 has the byte 0xE9 at character 4",
+        ),
+        ("email\nann@example.com\n".encode("utf-16"), "UTF-16"),
+        (b"email,first_name\r" + b"ann@example.com,Ann\r" * 10_000, "carriage return only"),
+        (b"email,first_name\rann@example.com,Ann\r", "carriage return only"),
+    ],
+)
+def test_whole_file_problems_refuse_the_file(
+    ctx: dict[str, Any], data: bytes, message: str
+) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        run(ctx, data)
+    assert message in str(refused.value)
+    assert "Nothing was imported" in str(refused.value)
+    assert nothing_stored(ctx["session"])
+
+
+def test_a_latin1_file_names_the_fix(ctx: dict[str, Any]) -> None:
+    data = "email,first_name\nren\u00e9@example.com,Ren\u00e9\n".encode("latin-1")
+    with pytest.raises(ImportRefused, match="CSV UTF-8"):
+        run(ctx, data)
+
+
+def test_an_encoding_error_late_in_the_file_keeps_nothing(ctx: dict[str, Any]) -> None:
+    good = "".join(f"person{i}@example.com,P\n" for i in range(50))
+    data = ("email,first_name\n" + good).encode() + b"bad@example.com,Ren\xe9\n"
+    with pytest.raises(ImportRefused, match="line 52"):
+        run(ctx, data, chunk_rows=10)
+    assert nothing_stored(ctx["session"])
+
+
+def test_a_file_over_the_limit_is_refused(ctx: dict[str, Any]) -> None:
+    data = HEADER + "".join(f"person{i}@example.com,P,,,,,\n" for i in range(200))
+    with pytest.raises(UploadTooLarge) as refused:
+        run(ctx, data, max_bytes=2048)
+    assert "larger than the limit of 2 KB" in str(refused.value)
+    assert nothing_stored(ctx["session"])
+
+
+def test_format_megabytes() -> None:
+    assert recipients.format_megabytes(200 * 1024 * 1024) == "200 MB"
+    assert recipients.format_megabytes(1536 * 1024) == "1.5 MB"
+    assert recipients.format_megabytes(2048) == "2 KB"
+
+
+# --- Every row accounted for --------------------------------------------------------------------
+
+
+def test_every_row_is_accounted_for_in_a_messy_file(ctx: dict[str, Any]) -> None:
+    lines = []
+    for i in range(400):
+        kind = i % 8
+        if kind == 0:
+            lines.append(f"p{i}@example.com,P{i},,,,,name")
+        elif kind == 1:
+            lines.append(f"P{i - 1}@EXAMPLE.COM,Dup,,,,,email")  # merged
+        elif kind == 2:
+            lines.append(f"bad{i}@,B,,,,,")
+        elif kind == 3:
+            lines.append(f'p{i}@example.com,"Line\nbreak",,,,,')
+        elif kind == 4:
+            lines.append(f"p{i}@example.com,P,,,XX,,")
+        elif kind == 5:
+            lines.append("")
+        elif kind == 6:
+            lines.append(f"p{i}@example.com,{FORMULA},,,,,")
+        else:
+            lines.append(f"p{i % 16}@example.com,Again,,,,,")  # merged with an earlier row
+    report = run(ctx, HEADER + "\n".join(lines) + "\n", chunk_rows=7)
+    assert report.rows == 400
+    assert min(report.imported, report.merged, report.rejected) > 0
+    assert_accounted(ctx["session"], report)
+
+
+# --- Equivalence with merge.Recipient and email-validator ---------------------------------------
+
+TEXT_VALUES = [
+    "Ann",
+    "  Ann  ",
+    "\x1cAnn\x1f",  # stripped by str.strip, as Recipient does
+    "Ann\x85",
+    "An\x85n",
+    "An\u2028n",
+    "An\u2029n",
+    "An\x7fn",
+    "An\x9fn",
+    "An\u00a0n",
+    "An\u200bn",
+    "An\tn",
+    "=1+1",
+    "A" * 200,
+    "A" * 201,
+    " " + "A" * 200 + " ",
+    "Zoë 🙂",
+]
+
+
+@pytest.mark.parametrize("value", TEXT_VALUES)
+def test_the_fast_text_check_agrees_with_merge_recipient(value: str) -> None:
+    try:
+        MergeRecipient(first_name=value)
+        expected = None
+    except RecipientError as exc:
+        expected = str(exc)
+    assert recipients._RowChecker.text(value.strip(), "first_name") == expected
+
+
+EMAILS = [
+    "alexandra@example.com",
+    "Alexandra.Smith+tag@Example.COM",
+    "a!#$%&'*+/=?^_`{|}~-@example.com",
+    "x" * 64 + "@example.com",
+    "x" * 65 + "@example.com",
+    "a" * 240 + "@example.com",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@example",
+    "a@-example.com",
+    "a@example..com",
+    "a@localhost",
+    "a@example.invalid",
+    "a@EXAMPLE.org",
+    "postmaster@example.com",
+    "Ренат@example.com",
+    "ann@bücher.example",
+    "ann@xn--bcher-kva.example",
+    "ann@[127.0.0.1]",
+    '"quoted"@example.com',
+    "Ann <ann@example.com>",
+    "ann@example.com ",
+    "ann@1.2.3.4",
+    "ann@example.123",
+]
+
+
+def test_the_email_fast_path_agrees_with_email_validator() -> None:
+    checker = recipients._RowChecker(categories=(), countries=None, us_states=None)
+    # Twice each, so the second pass goes through the per-domain cache.
+    for address in EMAILS + EMAILS:
+        try:
+            normalized = validate_email(address, check_deliverability=False).normalized
+            expected = (
+                normalized.lower()
+                if normalized.isascii()
+                else normalized.translate(recipients._ASCII_UPPER)
+            )
+        except EmailNotValidError:
+            expected = ""
+        found, problem = checker.email(address)
+        assert found == expected, address
+        assert (problem is None) == bool(expected), address
+
+
+# --- Masking ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("email", "masked"),
+    [
+        ("alexandra@example.com", "a•••••••a@e••••••.com"),
+        ("jo@example.co.uk", "j•@e•••••••••.uk"),
+        ("a@b.com", "•@b.com"),
+        ("bob@mail.example", "b••@m•••.example"),
+        ("ann@localhost", "a••@l•••"),
+    ],
+)
+def test_mask_email(email: str, masked: str) -> None:
+    assert mask_email(email) == masked
+
+
+def test_mask_name() -> None:
+    assert mask_name("Alexandra Smith") == "A•••••••• S••••"
+    assert mask_name("  Zoë  ") == "Z••"
+    assert mask_name("") == ""

@@ -1,0 +1,291 @@
+"""Sending over HTTP: refused until approved, test send to yourself, send through the in-process
+worker to the dev outbox, progress, pause/cancel, and the signed Event Webhook."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from composer import approval, notices
+from composer.extensions import db
+from composer.models import (
+    Delivery,
+    DeliveryState,
+    DevOutboxMessage,
+    Incident,
+    Review,
+    SendRun,
+    User,
+)
+from composer.sending.recipients import import_csv
+from composer.web.sending import dispatch_settings
+from tests.conftest import sign_in
+from tests.sending.fake_sendgrid import (
+    Accepted,
+    generate_webhook_key,
+    make_events,
+    public_key_b64,
+    signed_webhook_request,
+)
+
+PEOPLE = (
+    "email,first_name,last_name,country,data_categories\n"
+    "al@example.com,Al,Smith,GB,email\n"
+    "bo@example.com,Bo,Jones,GB,email\n"
+    "cy@example.com,Cy,Brown,GB,email\n"
+)
+
+
+@pytest.fixture
+def ready(app: Flask, users: dict[str, int]) -> int:
+    """An incident with an approved notice and three recipients; the worker is driven by hand."""
+    app.config["SEND_WORKER"] = "none"
+    with app.app_context():
+        session = db.session()
+        ana = session.get(User, users["author"])
+        lee = session.get(User, users["approver"])
+        assert ana is not None
+        assert lee is not None
+        catalogue = app.extensions["composer.catalogue"]
+        from composer.incidents import create_incident
+
+        incident = create_incident(session, catalogue, title="Leak", by=ana)
+        version = notices.save_version(
+            session, incident, subject="Your email address", body="Dear {{ first_name }}.\n", by=ana
+        ).version
+        assert version is not None
+        import_csv(
+            session,
+            io.BytesIO(PEOPLE.encode()),
+            incident=incident,
+            by=ana,
+            categories=set(catalogue.categories),
+            filename="people.csv",
+            max_bytes=1_000_000,
+        )
+        session.commit()
+        incident_id = incident.id
+    # Outside the app context: requests must not share one ``g`` (it caches CSRF tokens).
+    return incident_id
+
+
+def approve_notice(app: Flask, incident_id: int, users: dict[str, int]) -> None:
+    with app.app_context():
+        session = db.session()
+        incident = session.get(Incident, incident_id)
+        assert incident is not None
+        version = notices.latest_version(session, incident)
+        assert version is not None
+        from datetime import date
+
+        def bundle() -> approval.Bundle:
+            return approval.incident_bundle(
+                session,
+                incident,
+                version,
+                config=app.config,
+                catalogue=app.extensions["composer.catalogue"],
+                today=date.today(),
+            )
+
+        ana = session.get(User, users["author"])
+        lee = session.get(User, users["approver"])
+        assert ana is not None
+        assert lee is not None
+        review = approval.submit(
+            session,
+            incident,
+            version,
+            by=ana,
+            summary={"errors": 0},
+            warnings=[],
+            reasons={},
+            bundle=bundle(),
+        )
+        approval.approve(session, review, by=lee, bundle=bundle())
+        session.commit()
+
+
+def work(app: Flask) -> None:
+    from composer.sending.worker import InProcessWorker
+    from composer.web.mail import mail_gateway
+
+    def gateway() -> Any:
+        with app.app_context():
+            return mail_gateway()
+
+    def settings() -> Any:
+        with app.app_context():
+            return dispatch_settings()
+
+    sender = InProcessWorker(app, gateway, settings)
+    for _ in range(10):
+        sender.work_once()
+
+
+def test_sending_is_refused_until_legal_approves(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "Not ready to send" in page
+    assert "has not been submitted for legal review" in page
+    response = client.post(
+        f"/incidents/{ready}/send",
+        data={"csrf_token": token, "bundle_sha256": "x"},
+        follow_redirects=True,
+    )
+    assert "Nothing was sent." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SendRun)) == 0
+
+
+def test_test_send_then_send_to_everyone_once(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "Approved and unchanged." in page
+    response = client.post(f"/incidents/{ready}/send/test", data={"csrf_token": token})
+    assert response.status_code == 302
+    with app.app_context():
+        tests = db.session.scalars(sa.select(DevOutboxMessage)).all()
+        assert [m.to_email for m in tests] == ["ada@example.com"]
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    response = client.post(
+        f"/incidents/{ready}/send", data={"csrf_token": token, "bundle_sha256": bundle}
+    )
+    assert response.status_code == 302
+    progress_url = response.headers["Location"]
+    work(app)
+    data = client.get(progress_url + ".json").get_json()
+    assert data["state"] == "finished"
+    assert data["percent"] == 100.0
+    assert data["counts"]["accepted"] == 3
+    with app.app_context():
+        sent = sorted(
+            m.to_email
+            for m in db.session.scalars(sa.select(DevOutboxMessage))
+            if m.to_email != "ada@example.com"
+        )
+        assert sent == ["al@example.com", "bo@example.com", "cy@example.com"]
+    page = client.get(progress_url).get_data(as_text=True)
+    assert "<progress" in page
+
+
+def test_only_admins_start_sending(app: Flask, users: dict[str, int], ready: int) -> None:
+    approve_notice(app, ready, users)
+    for who in ("author", "approver"):
+        client = app.test_client()
+        token = sign_in(client, who)
+        response = client.post(f"/incidents/{ready}/send", data={"csrf_token": token})
+        assert response.status_code == 403
+
+
+def test_a_changed_sender_after_approval_refuses_sending(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    app.config["MAIL_SENDER"] = "Other <other@example.net>"
+    client = app.test_client()
+    sign_in(client, "admin")
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "Not ready to send" in page
+    assert "the sender (From address)" in page
+
+
+def test_pause_and_cancel(app: Flask, users: dict[str, int], ready: int) -> None:
+    approve_notice(app, ready, users)
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    url = client.post(
+        f"/incidents/{ready}/send", data={"csrf_token": token, "bundle_sha256": bundle}
+    ).headers["Location"]
+    client.post(url + "/pause", data={"csrf_token": token})
+    work(app)
+    assert client.get(url + ".json").get_json()["counts"]["queued"] == 3
+    client.post(url + "/cancel", data={"csrf_token": token})
+    data = client.get(url + ".json").get_json()
+    assert data["state"] == "cancelled"
+    assert data["counts"]["cancelled"] == 3
+
+
+# The Event Webhook ------------------------------------------------------------------------------
+
+
+def _sent(app: Flask, users: dict[str, int], ready: int) -> list[Accepted]:
+    approve_notice(app, ready, users)
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    client.post(f"/incidents/{ready}/send", data={"csrf_token": token, "bundle_sha256": bundle})
+    work(app)
+    with app.app_context():
+        rows = db.session.scalars(sa.select(Delivery).order_by(Delivery.id)).all()
+        return [
+            Accepted(
+                message_id=r.message_id or "",
+                index=i,
+                email=f"person{i}@example.com",
+                custom_args={"o": str(r.id), "b": str(r.batch_id)},
+            )
+            for i, r in enumerate(rows)
+        ]
+
+
+def test_signed_events_update_each_recipient_once(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    key = generate_webhook_key()
+    app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key_b64(key)
+    accepted = _sent(app, users, ready)
+    events = make_events(accepted[:2], "delivered") + make_events(accepted[2:], "bounce")
+    body, headers = signed_webhook_request(events, key)
+    client = app.test_client()  # no session, no CSRF token: SendGrid signs instead
+    assert client.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 204
+    assert client.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 204
+    with app.app_context():
+        states = sorted(d.state for d in db.session.scalars(sa.select(Delivery)))
+    assert states == ["bounced", "delivered", "delivered"]
+
+
+@pytest.mark.parametrize("tamper", ["body", "timestamp", "stale", "key", "missing"])
+def test_unsigned_or_tampered_events_are_refused(
+    app: Flask, users: dict[str, int], ready: int, tamper: str
+) -> None:
+    key = generate_webhook_key()
+    app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key_b64(
+        generate_webhook_key() if tamper == "key" else key
+    )
+    accepted = _sent(app, users, ready)
+    stamp = int(time.time()) - (3600 if tamper == "stale" else 0)
+    body, headers = signed_webhook_request(make_events(accepted, "bounce"), key, timestamp=stamp)
+    if tamper == "body":
+        body = body.replace(b"bounce", b"delivered", 1)
+    if tamper == "timestamp":
+        headers = {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": str(stamp + 1)}
+    if tamper == "missing":
+        headers = {"Content-Type": "application/json"}
+    response = app.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
+    assert response.status_code == 403
+    with app.app_context():
+        states = {d.state for d in db.session.scalars(sa.select(Delivery))}
+    assert states == {DeliveryState.ACCEPTED.value}
+
+
+def test_webhook_without_a_key_configured_is_unavailable(app: Flask) -> None:
+    response = app.test_client().post("/webhooks/sendgrid", data=json.dumps([]))
+    assert response.status_code == 503
+    assert Review is not None
