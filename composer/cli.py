@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -214,21 +213,9 @@ def send_work_command(until_done: bool, idle: float) -> None:
     from sqlalchemy import func, select
 
     from composer.models import RunState, SendRun
-    from composer.sending.worker import InProcessWorker
-    from composer.web.mail import mail_gateway
-    from composer.web.sending import dispatch_settings
+    from composer.web.sending import worker_for
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def gateway() -> Any:
-        with app.app_context():
-            return mail_gateway()
-
-    def settings() -> Any:
-        with app.app_context():
-            return dispatch_settings()
-
-    sender = InProcessWorker(app, gateway, settings, idle_seconds=idle)
+    sender = worker_for(current_app._get_current_object(), idle_seconds=idle)  # type: ignore[attr-defined]
     while True:
         try:
             busy = sender.work_once()

@@ -148,10 +148,7 @@ def last_approved(
 def editors_of(session: Session, version: NoticeVersion) -> dict[int, User]:
     """Everyone who saved a version of the notice since the last approved one, up to and
     including ``version``: they wrote some of its text, so none of them may approve it."""
-    incident = session.get(Incident, version.incident_id)
-    assert incident is not None
-    approved = last_approved(session, incident, before=version)
-    floor = approved.version.number if approved else 0
+    floor = _last_approved_number(session, version)
     versions = session.scalars(
         select(NoticeVersion).where(
             NoticeVersion.incident_id == version.incident_id,
@@ -184,11 +181,16 @@ def approval_refusal(session: Session, review: Review, user: User) -> str | None
     return None
 
 
-def _versions_saved_by(session: Session, version: NoticeVersion, user: User) -> list[int]:
+def _last_approved_number(session: Session, version: NoticeVersion) -> int:
+    """The number of the last version approved before ``version`` (0 for none)."""
     incident = session.get(Incident, version.incident_id)
     assert incident is not None
     approved = last_approved(session, incident, before=version)
-    floor = approved.version.number if approved else 0
+    return approved.version.number if approved else 0
+
+
+def _versions_saved_by(session: Session, version: NoticeVersion, user: User) -> list[int]:
+    floor = _last_approved_number(session, version)
     return list(
         session.scalars(
             select(NoticeVersion.number)

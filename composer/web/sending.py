@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     abort,
     current_app,
     flash,
@@ -62,6 +63,22 @@ def dispatch_settings() -> outbox.DispatchSettings:
     )
 
 
+def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
+    """A sending worker for ``app``: its gateway and settings are read from the app's config
+    (used by the in-process thread and by ``flask --app composer send work``)."""
+    from composer.web.mail import mail_gateway
+
+    def gateway() -> Any:
+        with app.app_context():
+            return mail_gateway()
+
+    def settings() -> outbox.DispatchSettings:
+        with app.app_context():
+            return dispatch_settings()
+
+    return InProcessWorker(app, gateway, settings, idle_seconds=idle_seconds)
+
+
 def worker() -> InProcessWorker | None:
     """The app's in-process sender (``SEND_WORKER = "inprocess"``), started on first use."""
     if current_app.config.get("SEND_WORKER", "inprocess") != "inprocess":
@@ -69,19 +86,7 @@ def worker() -> InProcessWorker | None:
     extensions = current_app.extensions
     found: InProcessWorker | None = extensions.get("composer.sender")
     if found is None:
-        from composer.web.mail import mail_gateway
-
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-        def gateway() -> Any:
-            with app.app_context():
-                return mail_gateway()
-
-        def settings() -> outbox.DispatchSettings:
-            with app.app_context():
-                return dispatch_settings()
-
-        found = InProcessWorker(app, gateway, settings)
+        found = worker_for(current_app._get_current_object())  # type: ignore[attr-defined]
         extensions["composer.sender"] = found
     return found
 

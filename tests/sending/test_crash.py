@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -45,6 +44,7 @@ from tests.sending.fake_sendgrid import (
     public_key_b64,
     start_process,
 )
+from tests.sending.scenario import approve_version
 
 RECIPIENTS = 20_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,29 +86,15 @@ def prepare(app: Flask) -> int:
         )
         session.commit()
 
-        def bundle() -> approval.Bundle:
-            return approval.incident_bundle(
-                session,
-                incident,
-                version,
-                config=app.config,
-                catalogue=catalogue,
-                today=date.today(),
-            )
-
-        review = approval.submit(
+        release = approve_version(
             session,
             incident,
             version,
-            by=ana,
-            summary={"errors": 0},
-            warnings=[],
-            reasons={},
-            bundle=bundle(),
+            author=ana,
+            approver=lee,
+            config=app.config,
+            catalogue=catalogue,
         )
-        approval.approve(session, review, by=lee, bundle=bundle())
-        session.commit()
-        release = approval.release_check(session, incident, bundle())
         recipient_list = latest_list(session, incident)
         assert recipient_list is not None
         run = outbox.start_run(session, incident, recipient_list, release, by=ana)

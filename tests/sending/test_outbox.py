@@ -7,14 +7,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import approval, notices
+from composer import notices
 from composer.extensions import db
 from composer.incidents import create_incident
 from composer.models import (
@@ -35,6 +35,7 @@ from composer.sending.recipients import import_csv
 from composer.sending.webhook import parse_events
 from tests.conftest import make_user
 from tests.sending.fake_sendgrid import FakeSendGrid, Fault, running
+from tests.sending.scenario import approve_version
 
 SENDER = "Example Ltd <security@example.com>"
 SETTINGS = outbox.DispatchSettings(
@@ -91,29 +92,15 @@ class World:
         )
         self.session.commit()
 
-        def bundle() -> approval.Bundle:
-            return approval.incident_bundle(
-                self.session,
-                incident,
-                version,
-                config=app.config,
-                catalogue=catalogue,
-                today=date(2026, 11, 29),
-            )
-
-        review = approval.submit(
+        release = approve_version(
             self.session,
             incident,
             version,
-            by=ana,
-            summary={"errors": 0},
-            warnings=[],
-            reasons={},
-            bundle=bundle(),
+            author=ana,
+            approver=lee,
+            config=app.config,
+            catalogue=catalogue,
         )
-        approval.approve(self.session, review, by=lee, bundle=bundle())
-        self.session.commit()
-        release = approval.release_check(self.session, incident, bundle())
         recipient_list = latest_list(self.session, incident)
         assert recipient_list is not None
         self.run = outbox.start_run(self.session, incident, recipient_list, release, by=ana)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import io
 import json
 import time
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import approval, notices
+from composer import notices
 from composer.extensions import db
 from composer.models import (
     Delivery,
@@ -24,7 +23,7 @@ from composer.models import (
     User,
 )
 from composer.sending.recipients import import_csv
-from composer.web.sending import dispatch_settings
+from composer.web.sending import worker_for
 from tests.conftest import sign_in
 from tests.sending.fake_sendgrid import (
     Accepted,
@@ -33,6 +32,7 @@ from tests.sending.fake_sendgrid import (
     public_key_b64,
     signed_webhook_request,
 )
+from tests.sending.scenario import approve_version
 
 PEOPLE = (
     "email,first_name,last_name,country,data_categories\n"
@@ -82,49 +82,23 @@ def approve_notice(app: Flask, incident_id: int, users: dict[str, int]) -> None:
         assert incident is not None
         version = notices.latest_version(session, incident)
         assert version is not None
-        from datetime import date
-
-        def bundle() -> approval.Bundle:
-            return approval.incident_bundle(
-                session,
-                incident,
-                version,
-                config=app.config,
-                catalogue=app.extensions["composer.catalogue"],
-                today=date.today(),
-            )
-
         ana = session.get(User, users["author"])
         lee = session.get(User, users["approver"])
         assert ana is not None
         assert lee is not None
-        review = approval.submit(
+        approve_version(
             session,
             incident,
             version,
-            by=ana,
-            summary={"errors": 0},
-            warnings=[],
-            reasons={},
-            bundle=bundle(),
+            author=ana,
+            approver=lee,
+            config=app.config,
+            catalogue=app.extensions["composer.catalogue"],
         )
-        approval.approve(session, review, by=lee, bundle=bundle())
-        session.commit()
 
 
 def work(app: Flask) -> None:
-    from composer.sending.worker import InProcessWorker
-    from composer.web.mail import mail_gateway
-
-    def gateway() -> Any:
-        with app.app_context():
-            return mail_gateway()
-
-    def settings() -> Any:
-        with app.app_context():
-            return dispatch_settings()
-
-    sender = InProcessWorker(app, gateway, settings)
+    sender = worker_for(app)
     for _ in range(10):
         sender.work_once()
 
