@@ -108,3 +108,7 @@ class Defaults:
     #: answer means the worker died mid-request, and the batch is in doubt. Longer than the
     #: SendGrid timeout.
     SEND_LEASE_SECONDS = 120
+    #: Recipients per second, for all workers together (threads, processes and Celery
+    #: workers share one limit in the database). 0: no limit of our own; SendGrid's 429s are
+    #: still obeyed. Set it to what your SendGrid plan allows.
+    SEND_RATE_PER_SECOND = 0

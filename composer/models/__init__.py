@@ -13,6 +13,7 @@ from composer.models.sending import (
     DeliveryState,
     RunState,
     SendBatch,
+    SendRateLimit,
     SendRun,
     WebhookEventSeen,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Role",
     "RunState",
     "SendBatch",
+    "SendRateLimit",
     "SendRun",
     "StaffMessage",
     "UTCDateTime",

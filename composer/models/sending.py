@@ -129,3 +129,13 @@ class WebhookEventSeen(Base):
     sg_event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     event: Mapped[str] = mapped_column(String(20))
+
+
+class SendRateLimit(Base):
+    """A rate limit shared by every worker (``composer.sending.ratelimit``): the earliest time
+    the next reservation may start. One row, ``mail``, created by the migration."""
+
+    __tablename__ = "send_rate_limit"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime())

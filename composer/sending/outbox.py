@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ from composer.models import (
     utcnow,
 )
 from composer.rendering.merge import NEUTRAL_VALUES
+from composer.sending import ratelimit
 from composer.sending.cohorts import cohort_key
 from composer.sending.gateways import (
     BatchMessage,
@@ -108,6 +110,11 @@ class DispatchSettings:
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
     jitter: Callable[[], float] = random.random
+    #: Recipients per second for all workers together (``composer.sending.ratelimit``);
+    #: ``None`` for no limit of our own (the gateway's 429s still apply).
+    rate_per_second: float | None = None
+    #: How a worker waits for its turn under the rate limit.
+    sleep: Callable[[float], None] = time.sleep
 
 
 # Starting a run ----------------------------------------------------------------------------------
@@ -224,6 +231,15 @@ def dispatch_once(
         return DispatchResult(outcome=run.state)
     if run.not_before is not None and now() < run.not_before:
         return DispatchResult(outcome="waiting")
+    if settings.rate_per_second:
+        # Wait for this batch's turn under the shared limit before claiming, so the claim's
+        # lease never runs out while waiting; then look again at the run (paused meanwhile?).
+        wait = ratelimit.reserve(session, run.batch_size, settings.rate_per_second, now=now())
+        if wait > 0:
+            settings.sleep(wait)
+            session.expire(run)
+            if run.state != RunState.RUNNING.value:
+                return DispatchResult(outcome=run.state)
     batch = claim_batch(session, run, worker=worker, lease=settings.lease, now=now())
     if batch is None:
         session.commit()

@@ -60,6 +60,7 @@ def dispatch_settings() -> outbox.DispatchSettings:
         reply_to=str(cfg.get("MAIL_REPLY_TO") or ""),
         doubt_window=timedelta(seconds=float(cfg.get("SEND_DOUBT_WINDOW_SECONDS", 600))),
         lease=timedelta(seconds=float(cfg.get("SEND_LEASE_SECONDS", 120))),
+        rate_per_second=float(cfg.get("SEND_RATE_PER_SECOND") or 0) or None,
     )
 
 
