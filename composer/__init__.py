@@ -58,6 +58,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     web.register(app)
     cli.register(app)
+    if app.config["SEND_WORKER"] == "celery":
+        from composer.tasks import celery_init_app
+
+        celery_init_app(app)
     return app
 
 

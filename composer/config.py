@@ -98,8 +98,20 @@ class Defaults:
     SENDGRID_WEBHOOK_MAX_AGE_SECONDS = 300
 
     #: Who sends bulk notices: "inprocess" (a thread in the app's process, the embedded
-    #: default) or "none" (nothing sends here: Celery workers, or tests driving the dispatcher).
+    #: default), "celery" (Celery workers with a Redis broker: README "Sending with Celery"),
+    #: or "none" (nothing sends from here: ``flask --app composer send work`` processes, or
+    #: tests driving the dispatcher).
     SEND_WORKER = "inprocess"
+    #: The Celery broker (SEND_WORKER = "celery").
+    CELERY_BROKER_URL = "redis://localhost:6379/0"
+    #: Send tasks queued per run when it starts or resumes: how many workers send it at once.
+    CELERY_SEND_TASKS_PER_RUN = 4
+    #: Seconds one task sends batches before handing over to a fresh task (so a paused run
+    #: stops promptly and no task runs for long).
+    CELERY_SEND_TASK_SECONDS = 10
+    #: Seconds before Redis hands an unacknowledged task (its worker was killed) to another
+    #: worker. Far longer than a task runs; a worker that starts also picks up running runs.
+    CELERY_VISIBILITY_TIMEOUT_SECONDS = 300
     #: Seconds an in-doubt batch (a time-out, or a worker that died mid-request) waits for a
     #: webhook event proving SendGrid accepted it before it is sent again. A recipient can get
     #: two copies only if SendGrid accepted the request and posted no event for this long.

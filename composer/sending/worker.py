@@ -1,5 +1,5 @@
-"""The embedded default's worker: a thread in the app's process that drives running send runs
-through :func:`composer.sending.outbox.dispatch_once` (the same code Celery tasks will call).
+"""Who drives running send runs through :func:`composer.sending.outbox.dispatch_once`: the
+:class:`Dispatcher` (shared by every kind of worker) and the embedded default's thread.
 
 Before a run's first batch the worker rebuilds the bundle and checks it against the approval
 (``approval.release_check``): if anything changed since legal signed, the run stops and says
@@ -67,7 +67,90 @@ def content_for_run(
     return content
 
 
-class InProcessWorker:
+class Dispatcher:
+    """Sends batches of running runs: checks each run's bundle against the approval (before a
+    run's first batch here, then again every ``recheck_seconds``), then calls
+    :func:`outbox.dispatch_once`. The in-process thread, ``flask --app composer send work`` and
+    the Celery tasks (``composer.tasks``) all send through this one class."""
+
+    def __init__(
+        self,
+        app: Any,
+        gateway_factory: Callable[[], MailGateway],
+        settings_factory: Callable[[], outbox.DispatchSettings],
+        *,
+        name: str,
+    ) -> None:
+        self.app = app
+        self.gateway_factory = gateway_factory
+        self.settings_factory = settings_factory
+        self.name = name
+        #: Each run's checked content, and when it was checked: rebuilding the bundle for every
+        #: batch would cost more than sending it.
+        self._content: dict[int, tuple[Callable[[str], CohortContent], float]] = {}
+        self.recheck_seconds = 30.0
+
+    def work_once(self) -> bool:
+        """Dispatch one batch for each running run; True when anything was sent."""
+        from composer.extensions import db
+
+        with self.app.app_context():
+            session = db.session()
+            busy = False
+            try:
+                run_ids = list(
+                    session.scalars(
+                        select(SendRun.id).where(SendRun.state == RunState.RUNNING.value)
+                    )
+                )
+                gateway = self.gateway_factory()
+                settings = self.settings_factory()
+                for run_id in run_ids:
+                    result = self.dispatch(session, gateway, settings, run_id)
+                    busy |= result is not None and result.outcome == "sent"
+            finally:
+                db.session.remove()
+            return busy
+
+    def dispatch(
+        self,
+        session: Session,
+        gateway: MailGateway,
+        settings: outbox.DispatchSettings,
+        run_id: int,
+    ) -> outbox.DispatchResult | None:
+        """One step of ``run_id``; None when the run is gone or was stopped because what would
+        be sent no longer matches the approval (the run's message says what changed)."""
+        run = session.get(SendRun, run_id)
+        if run is None:
+            return None
+        cached = self._content.get(run_id)
+        try:
+            if cached is None or time.monotonic() - cached[1] > self.recheck_seconds:
+                cached = (
+                    content_for_run(
+                        session,
+                        run,
+                        config=self.app.config,
+                        catalogue=self.app.extensions["composer.catalogue"],
+                        today=date.today(),
+                    ),
+                    time.monotonic(),
+                )
+                self._content[run_id] = cached
+            content = cached[0]
+        except approval.ApprovalError as exc:
+            session.rollback()
+            run = session.get(SendRun, run_id)
+            if run is not None and run.state == RunState.RUNNING.value:
+                run.state = RunState.STOPPED.value
+                run.message = str(exc)
+                session.commit()
+            return None
+        return outbox.dispatch_once(session, gateway, run_id, content, settings, worker=self.name)
+
+
+class InProcessWorker(Dispatcher):
     """One daemon thread per app that sends every running run, batch after batch."""
 
     def __init__(
@@ -78,19 +161,12 @@ class InProcessWorker:
         *,
         idle_seconds: float = 1.0,
     ) -> None:
-        self.app = app
-        self.gateway_factory = gateway_factory
-        self.settings_factory = settings_factory
+        super().__init__(app, gateway_factory, settings_factory, name=f"inprocess-{id(self)}")
         self.idle_seconds = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        #: Each run's checked content, and when it was checked: rebuilding the bundle for every
-        #: batch would cost more than sending it, so the check is repeated every
-        #: ``recheck_seconds`` (and always before a run's first batch from this worker).
-        self._content: dict[int, tuple[Callable[[str], CohortContent], float]] = {}
-        self.recheck_seconds = 30.0
 
     def wake(self) -> None:
         """Start the thread if needed, and have it look for work now."""
@@ -118,62 +194,3 @@ class InProcessWorker:
             if not busy:
                 self._wake.wait(self.idle_seconds)
                 self._wake.clear()
-
-    def work_once(self) -> bool:
-        """Dispatch one batch for each running run; True when anything was sent."""
-        from composer.extensions import db
-
-        with self.app.app_context():
-            session = db.session()
-            busy = False
-            try:
-                run_ids = list(
-                    session.scalars(
-                        select(SendRun.id).where(SendRun.state == RunState.RUNNING.value)
-                    )
-                )
-                gateway = self.gateway_factory()
-                settings = self.settings_factory()
-                for run_id in run_ids:
-                    busy |= self._dispatch(session, gateway, settings, run_id)
-            finally:
-                db.session.remove()
-            return busy
-
-    def _dispatch(
-        self,
-        session: Session,
-        gateway: MailGateway,
-        settings: outbox.DispatchSettings,
-        run_id: int,
-    ) -> bool:
-        run = session.get(SendRun, run_id)
-        if run is None:
-            return False
-        cached = self._content.get(run_id)
-        try:
-            if cached is None or time.monotonic() - cached[1] > self.recheck_seconds:
-                cached = (
-                    content_for_run(
-                        session,
-                        run,
-                        config=self.app.config,
-                        catalogue=self.app.extensions["composer.catalogue"],
-                        today=date.today(),
-                    ),
-                    time.monotonic(),
-                )
-                self._content[run_id] = cached
-            content = cached[0]
-        except approval.ApprovalError as exc:
-            session.rollback()
-            run = session.get(SendRun, run_id)
-            if run is not None:
-                run.state = RunState.STOPPED.value
-                run.message = str(exc)
-                session.commit()
-            return False
-        result = outbox.dispatch_once(
-            session, gateway, run_id, content, settings, worker=f"inprocess-{id(self)}"
-        )
-        return result.outcome == "sent"

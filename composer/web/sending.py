@@ -80,6 +80,28 @@ def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
     return InProcessWorker(app, gateway, settings, idle_seconds=idle_seconds)
 
 
+def wake_sender(run_id: int) -> str | None:
+    """Have the configured worker send ``run_id`` now. Returns a problem in words when the
+    workers could not be told (the run is saved and will be picked up when they start)."""
+    mode = current_app.config.get("SEND_WORKER", "inprocess")
+    if mode == "celery":
+        from composer.tasks import queue_running_runs
+
+        try:
+            queue_running_runs(current_app._get_current_object(), run_id)  # type: ignore[attr-defined]
+        except Exception:
+            current_app.logger.exception("could not queue send tasks for run %s", run_id)
+            return (
+                "The send is saved, but the Celery broker could not be reached: start Redis "
+                "and the workers (README, Sending with Celery); they pick it up when they start."
+            )
+        return None
+    sender = worker()
+    if sender is not None:
+        sender.wake()
+    return None
+
+
 def worker() -> InProcessWorker | None:
     """The app's in-process sender (``SEND_WORKER = "inprocess"``), started on first use."""
     if current_app.config.get("SEND_WORKER", "inprocess") != "inprocess":
@@ -206,10 +228,11 @@ def start(incident_id: int) -> Response:
         return redirect(url_for(".progress", incident_id=incident_id, run_id=active[0].id))
     run = outbox.start_run(db.session(), incident, recipient_list, release, by=current_user)
     db.session.commit()
-    sender = worker()
-    if sender is not None:
-        sender.wake()
-    flash("Sending started.", "success")
+    problem = wake_sender(run.id)
+    if problem:
+        flash(problem, "error")
+    else:
+        flash("Sending started.", "success")
     return redirect(url_for(".progress", incident_id=incident_id, run_id=run.id))
 
 
@@ -273,9 +296,10 @@ def control(incident_id: int, run_id: int, action: str) -> Response:
         after={"run": run.id, "state": run.state},
     )
     db.session.commit()
-    sender = worker()
-    if sender is not None and action == "resume":
-        sender.wake()
+    if action == "resume":
+        problem = wake_sender(run.id)
+        if problem:
+            flash(problem, "error")
     return redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
 
 

@@ -3,9 +3,10 @@ with faults injected throughout (429 with reset, 5xx, time-outs, connection rese
 them, finish; the local SendGrid server's log shows every recipient accepted exactly once.
 
 The fake server runs in its own process; worker processes are ``flask --app composer send work``
-(the same dispatcher as the in-process worker); this test process serves the app's Event
-Webhook, and a thread posts signed "processed" events for what the fake accepted, as SendGrid
-would. On PostgreSQL (``--db=postgresql``) two workers run at once.
+(the same dispatcher as the in-process worker), or Celery workers with a Redis broker; this
+test process serves the app's Event Webhook, and a thread posts signed "processed" events for
+what the fake accepted, as SendGrid would. On PostgreSQL (``--db=postgresql``) two workers run
+at once, and the same test runs with two Celery workers (Redis started by scripts/test).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -196,14 +197,116 @@ def served(app: Flask) -> Iterator[LiveServer]:
         server.stop()
 
 
+def start_celery_worker(env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "composer.celery_worker",
+            "worker",
+            "--pool",
+            "solo",
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def is_postgresql(app: Flask) -> bool:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql")
+
+
 def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
     app: Flask, served: LiveServer, tmp_path: Path
 ) -> None:
+    """``send work`` processes: one on SQLite, two at once on PostgreSQL."""
+    workers_at_once = 2 if is_postgresql(app) else 1
+
+    def start(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+        return [start_worker(env) for _ in range(workers_at_once)]
+
+    def finish(workers: list[subprocess.Popen[bytes]], deadline: float) -> None:
+        for w in workers:  # --until-done: they exit when nothing is running
+            w.wait(timeout=max(1.0, deadline - time.monotonic()))
+
+    crash_and_check(app, served, tmp_path, start=start, finish=finish)
+
+
+def test_two_celery_workers_killed_at_random_lose_nothing_and_send_nothing_twice(
+    app: Flask, served: LiveServer, tmp_path: Path
+) -> None:
+    """The scaled-out deployment: two Celery workers (Redis broker) on PostgreSQL."""
+    if not is_postgresql(app):
+        pytest.skip("the Celery deployment runs on PostgreSQL: run with --db=postgresql")
+    redis_url = os.environ.get("COMPOSER_TEST_REDIS_URL")
+    if not redis_url:
+        if os.environ.get("CI"):
+            pytest.fail("COMPOSER_TEST_REDIS_URL is not set: scripts/test starts Redis in CI")
+        pytest.skip("needs COMPOSER_TEST_REDIS_URL (scripts/test starts a Redis server)")
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()  # no tasks left over from an earlier run
+
+    def start(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+        env = dict(
+            env,
+            COMPOSER_SEND_WORKER="celery",
+            COMPOSER_CELERY_BROKER_URL=redis_url,
+            COMPOSER_CELERY_SEND_TASK_SECONDS="2",
+            COMPOSER_CELERY_SEND_TASKS_PER_RUN="2",
+            COMPOSER_CELERY_VISIBILITY_TIMEOUT_SECONDS="20",
+        )
+        return [start_celery_worker(env, f"crash{i}") for i in range(2)]
+
+    def finish(workers: list[subprocess.Popen[bytes]], deadline: float) -> None:
+        # Celery workers keep running: wait for the run to finish, then stop them.
+        try:
+            while time.monotonic() < deadline:
+                with app.app_context():
+                    state = db.session.scalar(sa.select(SendRun.state))
+                    db.session.remove()
+                if state != RunState.RUNNING.value:
+                    return
+                assert all(w.poll() is None for w in workers), "a Celery worker exited"
+                time.sleep(0.5)
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                try:
+                    w.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+                    w.wait()
+
+    crash_and_check(app, served, tmp_path, start=start, finish=finish)
+
+
+def crash_and_check(
+    app: Flask,
+    served: LiveServer,
+    tmp_path: Path,
+    *,
+    start: Callable[[dict[str, str]], list[subprocess.Popen[bytes]]],
+    finish: Callable[[list[subprocess.Popen[bytes]], float], None],
+) -> None:
+    """Start workers, let them work a random while, ``kill -9`` them, eight times; then let
+    them finish and check the fake's log: every recipient accepted exactly once."""
     key = generate_webhook_key()
     app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key_b64(key)
     run_id = prepare(app)
     rng = random.Random(20261129)
-    workers_at_once = 2 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 1
     log_path = tmp_path / "accepted.jsonl"
     with start_process(
         log_path,
@@ -220,8 +323,8 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
         env = worker_env(app, fake.url)
         kills = 0
         try:
-            for _ in range(8):  # start, let it work a random while, kill -9
-                workers = [start_worker(env) for _ in range(workers_at_once)]
+            for _ in range(8):  # start, let them work a random while, kill -9
+                workers = start(env)
                 time.sleep(rng.uniform(1.5, 4.0))
                 for w in workers:
                     if w.poll() is None:
@@ -229,10 +332,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
                         kills += 1
                     w.wait()
             # Then let them finish.
-            workers = [start_worker(env) for _ in range(workers_at_once)]
-            deadline = time.monotonic() + 240
-            for w in workers:
-                w.wait(timeout=max(1.0, deadline - time.monotonic()))
+            finish(start(env), time.monotonic() + 240)
         finally:
             poster.stopping.set()
             poster.join(10)

@@ -263,3 +263,64 @@ def test_webhook_without_a_key_configured_is_unavailable(app: Flask) -> None:
     response = app.test_client().post("/webhooks/sendgrid", data=json.dumps([]))
     assert response.status_code == 503
     assert Review is not None
+
+
+def start_send(app: Flask, incident_id: int) -> str:
+    """Sign in as the admin and press Send; the progress page after the redirect."""
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{incident_id}/send").get_data(as_text=True)
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    response = client.post(
+        f"/incidents/{incident_id}/send",
+        data={"csrf_token": token, "bundle_sha256": bundle},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_with_celery_starting_a_send_queues_tasks_that_carry_no_personal_data(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    import os
+
+    redis_url = os.environ.get("COMPOSER_TEST_REDIS_URL")
+    if not redis_url:
+        if os.environ.get("CI"):
+            pytest.fail("COMPOSER_TEST_REDIS_URL is not set: scripts/test starts Redis in CI")
+        pytest.skip("needs COMPOSER_TEST_REDIS_URL (scripts/test starts a Redis server)")
+    import redis
+
+    broker = redis.Redis.from_url(redis_url)
+    broker.flushdb()
+    approve_notice(app, ready, users)
+    app.config.update(SEND_WORKER="celery", CELERY_BROKER_URL=redis_url)
+    page = start_send(app, ready)
+    assert "Sending started." in page
+    queued = broker.lrange("celery", 0, -1)
+    assert len(queued) == app.config["CELERY_SEND_TASKS_PER_RUN"]
+    with app.app_context():
+        run_id = db.session.scalar(sa.select(SendRun.id))
+    for raw in queued:
+        message = json.loads(raw)
+        assert message["headers"]["task"] == "composer.send_run"
+        assert message["headers"]["argsrepr"] == f"({run_id},)"
+        for person in ("al@example.com", "Smith", "bo@example.com", "Jones"):
+            assert person.encode() not in raw
+    broker.flushdb()
+
+
+def test_with_celery_and_no_broker_the_send_is_kept_and_the_page_says_why(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    # Nothing listens on port 9 (discard) on the test machine.
+    app.config.update(SEND_WORKER="celery", CELERY_BROKER_URL="redis://127.0.0.1:9/0")
+    started = time.monotonic()
+    page = start_send(app, ready)
+    assert time.monotonic() - started < 30, "the request hung on the missing broker"
+    assert "the Celery broker could not be reached" in page
+    with app.app_context():
+        run = db.session.scalars(sa.select(SendRun)).one()
+        assert run.state == "running"  # saved: workers pick it up when they start

@@ -1,0 +1,111 @@
+"""One rate limit, in recipients per second, shared by every worker through the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from composer.extensions import db
+from composer.models import RunState, SendBatch, SendRun, utcnow
+from composer.sending import outbox, ratelimit
+from tests.sending.fake_sendgrid import running
+from tests.sending.test_outbox import SENDER, World
+
+
+@pytest.fixture
+def two_sessions(app: Flask) -> Iterator[tuple[Session, Session]]:
+    """Two connections, as two worker processes would have."""
+    with app.app_context():
+        make = sessionmaker(bind=db.engine)
+        first, second = make(), make()
+        try:
+            yield first, second
+        finally:
+            first.close()
+            second.close()
+
+
+def test_workers_share_one_limit_kept_in_the_database(
+    two_sessions: tuple[Session, Session],
+) -> None:
+    first, second = two_sessions
+    now = utcnow()
+    # 1,000 recipients a second: each batch of 1,000 takes the next whole second.
+    assert ratelimit.reserve(first, 1000, 1000, now=now) == 0
+    assert ratelimit.reserve(second, 1000, 1000, now=now) == pytest.approx(1.0)
+    assert ratelimit.reserve(first, 500, 1000, now=now) == pytest.approx(2.0)
+    assert ratelimit.reserve(second, 1000, 1000, now=now) == pytest.approx(2.5)
+    # Once the reserved time has passed, the next batch may go at once.
+    later = now + timedelta(seconds=10)
+    assert ratelimit.reserve(first, 1000, 1000, now=later) == 0
+
+
+def test_a_rate_of_zero_or_less_is_refused(two_sessions: tuple[Session, Session]) -> None:
+    with pytest.raises(ValueError, match="above 0"):
+        ratelimit.reserve(two_sessions[0], 10, 0, now=utcnow())
+
+
+def test_dispatch_waits_its_turn_and_sends_everyone_at_the_limit(app: Flask) -> None:
+    with app.app_context(), running() as fake:
+        world = World(app, fake, 5_000)
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:  # waiting moves the test's clock on
+            waits.append(seconds)
+            world.clock.advance(seconds=seconds)
+
+        settings = outbox.DispatchSettings(
+            sender=SENDER, jitter=lambda: 0.0, rate_per_second=2000, sleep=sleep
+        )
+        started = world.clock()
+        for _ in range(5):
+            outbox.dispatch_once(
+                world.session,
+                world.gateway,
+                world.run.id,
+                lambda key: world.content,
+                settings,
+                worker="w1",
+                now=world.clock,
+            )
+        elapsed = (world.clock() - started).total_seconds()
+        assert len(fake.accepted) == 5_000
+        # Five batches of 1,000 at 2,000 a second: the first at once, then every half second.
+        assert waits == pytest.approx([0.5, 0.5, 0.5, 0.5])
+        assert elapsed == pytest.approx(2.0)  # 5,000 in 2 s: the rate, plus one batch
+
+
+def test_a_run_paused_while_waiting_for_its_turn_claims_nothing(app: Flask) -> None:
+    with app.app_context(), running() as fake:
+        world = World(app, fake, 3_000)
+        ratelimit.reserve(world.session, 10_000, 1000, now=world.clock())  # 10 s taken already
+
+        def sleep(seconds: float) -> None:
+            assert seconds == pytest.approx(10.0)
+            # Someone presses Pause meanwhile (another connection).
+            with Session(db.engine) as other:
+                other.execute(
+                    sa.update(SendRun)
+                    .where(SendRun.id == world.run.id)
+                    .values(state=RunState.PAUSED.value)
+                )
+                other.commit()
+
+        settings = outbox.DispatchSettings(sender=SENDER, rate_per_second=1000, sleep=sleep)
+        result = outbox.dispatch_once(
+            world.session,
+            world.gateway,
+            world.run.id,
+            lambda key: world.content,
+            settings,
+            worker="w1",
+            now=world.clock,
+        )
+        assert result.outcome == RunState.PAUSED.value
+        assert world.session.scalar(sa.select(sa.func.count()).select_from(SendBatch)) == 0
+        assert fake.accepted == []
