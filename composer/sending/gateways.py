@@ -302,10 +302,14 @@ class BatchAccepted:
 
 
 def _check_batch_recipients(recipients: Sequence[BatchRecipient], used: Sequence[str]) -> None:
+    scanned = _clean_batch(recipients, used)
+    if scanned and _plain_batch(recipients):
+        return
+    # Something is wrong: find the first recipient with a problem, in order.
     addresses: dict[str, int] = {}
     outbox_ids: dict[int, int] = {}
     for index, recipient in enumerate(recipients):
-        problem = _recipient_problem(recipient, used)
+        problem = _recipient_problem(recipient, used, scanned=scanned)
         if problem is None:
             first = addresses.setdefault(recipient.email.lower(), index)
             if first != index:
@@ -321,10 +325,61 @@ def _check_batch_recipients(recipients: Sequence[BatchRecipient], used: Sequence
             raise InvalidBatchRecipient(problem, index=index, outbox_id=recipient.outbox_id)
 
 
-def _recipient_problem(recipient: BatchRecipient, used: Sequence[str]) -> str | None:
-    """What is wrong with ``recipient``, in words that hold none of their details."""
+def _plain_batch(recipients: Sequence[BatchRecipient]) -> bool:
+    """Whether a batch that passed ``_clean_batch`` passes every other check too: whole-number
+    outbox ids and addresses each once, addresses with text either side of their last "@" and
+    no longer than 254 characters, names no longer than ``MAX_NAME_CHARS``. (False says only
+    that a closer look is needed.)"""
+    for recipient in recipients:
+        email = recipient.email
+        if (
+            type(recipient.outbox_id) is not int
+            or len(email) > 254
+            or "@" not in email
+            or email[0] == "@"
+            or email[-1] == "@"
+            or len(recipient.name) > MAX_NAME_CHARS
+        ):
+            return False
+    count = len(recipients)
+    return (
+        len({r.outbox_id for r in recipients}) == count
+        and len({r.email.lower() for r in recipients}) == count
+    )
+
+
+def _clean_batch(recipients: Sequence[BatchRecipient], used: Sequence[str]) -> bool:
+    """Whether every recipient has every merge value ``used`` as text, and no address, name
+    or value has a character the per-recipient checks look for: one scan of the whole batch
+    instead of a few per recipient. The separators are characters no check objects to."""
+    try:
+        emails = "@".join([r.email for r in recipients])
+        texts = " ".join([r.name for r in recipients])
+        values = " ".join([r.values[name] for r in recipients for name in used])
+    except (KeyError, TypeError):
+        return False
+    return not (
+        _NOT_IN_ADDRESS.search(emails)
+        or _HEADER_UNSAFE.search(emails)
+        or _HEADER_UNSAFE.search(texts)
+        or _HEADER_UNSAFE.search(values)
+    )
+
+
+def _recipient_problem(
+    recipient: BatchRecipient, used: Sequence[str], *, scanned: bool = False
+) -> str | None:
+    """What is wrong with ``recipient``, in words that hold none of their details.
+    ``scanned``: ``_clean_batch`` passed, so only what it cannot see is checked here."""
     if not isinstance(recipient.outbox_id, int) or isinstance(recipient.outbox_id, bool):
         return "The outbox id is not a whole number."
+    if scanned:
+        local, at, domain = recipient.email.rpartition("@")
+        if not at or not local or not domain or len(recipient.email) > 254:
+            return "The address is not a single plain email address."
+        if len(recipient.name) > MAX_NAME_CHARS:
+            return f"The name is longer than {MAX_NAME_CHARS} characters."
+        return None
     try:
         _check_address(recipient.email, "address")
         _check_header(recipient.name, "name")
@@ -454,13 +509,15 @@ _TAG_MARKS: Final = ("[", "\\", "^", "~", "|", "`")
 _TAG_END: Final = "]"
 #: SendGrid refuses a recipient name holding either of these.
 _NAME_SEPARATORS: Final = re.compile(r"\s*[;,]\s*")
+#: What HTML escaping (``markupsafe.escape``) replaces.
+_HTML_ESCAPED: Final = ("&", "<", ">", "'", '"')
 
 
 def _substitution_tags(
     parsed: _ParsedContent, recipients: Sequence[BatchRecipient]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The tags for the text part and subject, and for the HTML part, by field name."""
-    values = "\0".join(r.values[name] for r in recipients for name in parsed.used)
+    values = "\0".join([r.values[name] for r in recipients for name in parsed.used])
     for mark in _TAG_MARKS:
         if mark not in parsed.literal_text and mark not in values:
             return (
@@ -476,6 +533,8 @@ def _substitution_tags(
 
 
 def _to_name(name: str) -> str:
+    if ";" not in name and "," not in name:
+        return name.strip()
     return _NAME_SEPARATORS.sub(" ", name).strip()
 
 
@@ -644,24 +703,31 @@ class SendGridGateway:
         text_tags, html_tags = _substitution_tags(parsed, recipients)
         text_keys = [(name, text_tags[name]) for name in parsed.text_fields]
         html_keys = [(name, html_tags[name]) for name in parsed.html_fields]
+        keys = text_keys + html_keys
+        tags_size = len("".join([tag for _, tag in keys]).encode())
+        # Escaping changes no value unless one holds a character HTML escapes: look once, and
+        # when none does, fill every tag in one go.
+        html_values = "".join([r.values[field] for r in recipients for field, _ in html_keys])
+        escaping = any(char in html_values for char in _HTML_ESCAPED)
         personalizations: list[dict[str, Any]] = []
         for index, recipient in enumerate(recipients):
             values = recipient.values
-            to = {"email": recipient.email}
             name = _to_name(recipient.name)
-            if name:
-                to["name"] = name
+            to = {"email": recipient.email, "name": name} if name else {"email": recipient.email}
             personalization: dict[str, Any] = {
                 "to": [to],
                 "custom_args": {OUTBOX_ARG: str(recipient.outbox_id)},
             }
-            if text_keys or html_keys:
-                substitutions = {tag: values[field] for field, tag in text_keys}
-                for field, tag in html_keys:
-                    substitutions[tag] = str(escape(values[field]))
-                size = len("".join(substitutions).encode()) + len(
-                    "".join(substitutions.values()).encode()
-                )
+            if keys:
+                if escaping:
+                    substitutions = {tag: values[field] for field, tag in text_keys}
+                    for field, tag in html_keys:
+                        substitutions[tag] = str(escape(values[field]))
+                else:
+                    substitutions = {tag: values[field] for field, tag in keys}
+                # SendGrid counts the tags and the values, in UTF-8 bytes.
+                joined = "".join(substitutions.values())
+                size = tags_size + (len(joined) if joined.isascii() else len(joined.encode()))
                 if size >= MAX_SUBSTITUTION_BYTES:
                     raise InvalidBatchRecipient(
                         f"Their merge values take {size} bytes; SendGrid takes less than "

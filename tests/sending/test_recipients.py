@@ -275,13 +275,44 @@ def test_the_digest_ignores_row_order_and_sees_every_change(ctx: dict[str, Any])
 STRINGS = ["", "plain", 'quote " and \\ backslash', "Zoë", "日本", "🙂 emoji", "tab\tin", "\u2028"]
 
 
-def test_the_hand_built_json_matches_json_dumps() -> None:
-    values = [*STRINGS, list(STRINGS), []]
-    assert (
-        recipients.canonical_line(values)
-        == (json.dumps(values, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-    )
+@pytest.mark.parametrize("lists", [None, {}])
+def test_the_hand_built_json_matches_json_dumps(lists: dict[str, str] | None) -> None:
+    for values in (
+        [*STRINGS[:4], STRINGS, *STRINGS[4:7], []],
+        [*STRINGS[4:8], [], *STRINGS[1:4], STRINGS[::-1]],
+    ):
+        # As stored: the address and the data categories are JSON text.
+        stored = [json.dumps(v) if isinstance(v, list) else v for v in values]
+        for _ in range(2):  # the second time, from ``lists``
+            assert recipients.canonical_line(stored, lists) == (
+                json.dumps(values, ensure_ascii=False, separators=(",", ":")) + "\n"
+            )
     assert recipients._json_texts(STRINGS) == json.dumps(STRINGS)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "[]",
+        '[""]',
+        '["", ""]',
+        '["a", "b"]',
+        '[",", "x", ", "]',
+        '["a","b"]',
+        '["a" , "b"]',
+        '[ "a", "b" ]',
+        '["a",\n "b"]',
+        '["a\\"b", "c"]',
+        '["Zo\\u00eb"]',
+        '["Zoë", "x"]',
+        '["tab\\tin"]',
+    ],
+)
+def test_stored_lists_become_compact_json(stored: str) -> None:
+    # Stored JSON (json.dumps with its ", " separators, or any other spelling) becomes the
+    # compact text of the same list, escaped as json.dumps(ensure_ascii=False) escapes.
+    compact = json.dumps(json.loads(stored), ensure_ascii=False, separators=(",", ":"))
+    assert recipients._compact_list(stored) == compact
 
 
 def test_the_digest_is_the_documented_hash(ctx: dict[str, Any]) -> None:
