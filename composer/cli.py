@@ -1,10 +1,12 @@
-"""``flask --app composer ...`` commands: accounts, facts, and the audit chain."""
+"""``flask --app composer ...`` commands: accounts, facts, the audit chain, sending, postal
+letters and the retention purge."""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -203,11 +205,12 @@ send_cli = AppGroup("send", help="Bulk sending of approved notices.")
 
 
 @send_cli.command("work")
-@click.option("--until-done", is_flag=True, help="Exit when no send is running.")
+@click.option("--until-done", is_flag=True, help="Exit when no send is running or scheduled.")
 @click.option("--idle", default=1.0, show_default=True, help="Seconds to wait when idle.")
 def send_work_command(until_done: bool, idle: float) -> None:
-    """Run a sending worker in this process: the same dispatcher as the in-process thread.
-    Safe to run several at once and to kill at any moment (the outbox recovers)."""
+    """Run a sending worker in this process: the same dispatcher as the in-process thread; it
+    renders waiting postal letter batches when no email is waiting. Safe to run several at once
+    and to kill at any moment (the outbox recovers)."""
     import time
 
     from sqlalchemy import func, select
@@ -218,7 +221,8 @@ def send_work_command(until_done: bool, idle: float) -> None:
     sender = worker_for(current_app._get_current_object(), idle_seconds=idle)  # type: ignore[attr-defined]
     while True:
         try:
-            busy = sender.work_once()
+            sender.keep_house()  # the retention purge, now and then
+            busy = sender.work_once() or sender.render_letters()
         except Exception:  # a lock timeout or a bug: log it (no personal data) and go on
             current_app.logger.exception("send worker: a dispatch failed; retrying")
             db.session.remove()
@@ -227,7 +231,9 @@ def send_work_command(until_done: bool, idle: float) -> None:
         if busy:
             continue
         running = db.session.scalar(
-            select(func.count()).select_from(SendRun).where(SendRun.state == RunState.RUNNING.value)
+            select(func.count())
+            .select_from(SendRun)
+            .where(SendRun.state.in_([RunState.RUNNING.value, RunState.SCHEDULED.value]))
         )
         db.session.remove()
         if until_done and not running:
@@ -271,6 +277,183 @@ def approval_check_command(incident_id: int) -> None:
     )
 
 
+# Postal letters and the retention purge ----------------------------------------------------------
+
+letters_cli = AppGroup("letters", help="Postal letters for a send's recipients email cannot reach.")
+
+
+def _catalogue() -> Any:
+    return current_app.extensions["composer.catalogue"]
+
+
+@letters_cli.command("prepare")
+@click.argument("run_id", type=int)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Letters per PDF (default: LETTER_BATCH_SIZE).",
+)
+def letters_prepare_command(run_id: int, batch_size: int | None) -> None:
+    """Put everyone in send RUN_ID who needs a letter (no email address, bounced, dropped) and
+    is in no letter batch yet into new batches."""
+    from sqlalchemy.exc import IntegrityError
+
+    from composer.models import SendRun
+    from composer.sending import postal
+
+    run = db.session.get(SendRun, run_id)
+    if run is None:
+        raise click.ClickException(f"There is no send number {run_id}.")
+    size = batch_size or int(current_app.config["LETTER_BATCH_SIZE"])
+    try:
+        prepared = postal.prepare(
+            db.session(), run, batch_size=size, by=None, now=utcnow(), actor_label="cli"
+        )
+        db.session.commit()
+    except postal.LettersRefused as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException(
+            "Someone else prepared letters for this send at the same time; run it again."
+        ) from None
+    reasons = ", ".join(
+        f"{count} {postal.REASON_WORDS[reason]}"
+        for reason, count in sorted(prepared.by_reason.items())
+    )
+    click.echo(
+        f"Prepared {prepared.letters} letters in {len(prepared.batch_ids)} batches"
+        + (f" ({reasons})." if reasons else ".")
+    )
+
+
+@letters_cli.command("render")
+@click.option("--all", "render_all", is_flag=True, help="Render every waiting batch, not just one.")
+def letters_render_command(render_all: bool) -> None:
+    """Render the oldest waiting letter batch (or all of them) into a PDF and a manifest,
+    saying how long each took. Exits 1 if any batch was refused."""
+    import time
+
+    from composer.models import LetterBatchState
+    from composer.sending import postal
+
+    refused = 0
+    done = 0
+    while True:
+        started = time.perf_counter()
+        batch = postal.render_next_batch(
+            db.session(),
+            config=current_app.config,
+            catalogue=_catalogue(),
+            now=utcnow(),
+            actor_label="cli",
+        )
+        if batch is None:
+            break
+        done += 1
+        seconds = time.perf_counter() - started
+        if batch.state == LetterBatchState.READY.value:
+            click.echo(
+                f"Letter batch {batch.id} (send {batch.run_id}, batch {batch.number}): "
+                f"{batch.size} letters, {batch.pages} pages in {seconds:.1f} s "
+                f"({batch.size / seconds:.1f} letters a second)."
+            )
+        elif batch.state == LetterBatchState.FAILED.value:
+            refused += 1
+            click.echo(f"Letter batch {batch.id} refused: {batch.error}", err=True)
+        if not render_all:
+            break
+    db.session.remove()
+    if not done:
+        click.echo("No letter batch is waiting.")
+    if refused:
+        sys.exit(1)
+
+
+@letters_cli.command("export")
+@click.argument("batch_id", type=int)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, writable=True),
+    required=True,
+    help="Directory to write the PDF and the manifest CSV to (made if missing).",
+)
+def letters_export_command(batch_id: int, out_dir: str) -> None:
+    """Write letter batch BATCH_ID's PDF and manifest CSV to a directory (recorded in the audit
+    trail: they hold names and addresses)."""
+    import os
+    from pathlib import Path
+
+    from composer.models import LetterBatch, SendRun
+    from composer.sending import postal
+
+    batch = db.session.get(LetterBatch, batch_id)
+    if batch is None:
+        raise click.ClickException(f"There is no letter batch number {batch_id}.")
+    run = db.session.get(SendRun, batch.run_id)
+    assert run is not None
+    target = Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        for what in postal.FILES:
+            data = postal.file_content(db.session(), batch, what)
+            path = target / postal.file_name(run, batch, what)
+            # Readable by the owner only: names and addresses.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            postal.record_download(db.session(), batch, what, by=None, actor_label="cli")
+            written.append(str(path))
+    except postal.LettersRefused as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    for name in written:
+        click.echo(f"Wrote {name}")
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Purge lists uploaded more than this many days ago (default: RECIPIENT_RETENTION_DAYS).",
+)
+def purge_command(dry_run: bool, days: int | None) -> None:
+    """Purge the personal data of recipient lists older than the retention period, keeping
+    the counts, digests, deliveries and audit trail (docs/retention.md). Prints counts only."""
+    from datetime import timedelta
+
+    from composer import retention
+
+    keep_days = int(current_app.config["RECIPIENT_RETENTION_DAYS"]) if days is None else days
+    report = retention.purge(
+        db.session(),
+        older_than=timedelta(days=keep_days),
+        now=utcnow(),
+        dry_run=dry_run,
+        actor_label="cli",
+    )
+    verb = "Would purge" if dry_run else "Purged"
+    for done in report.purged:
+        click.echo(
+            f"{verb} list {done.list_id} (incident {done.incident_id}): {done.recipients} "
+            f"recipients, {done.row_errors} rejected-row problems, {done.letter_files} letter "
+            f"batches' files, {done.outbox_messages} dev outbox copies."
+        )
+    for kept in report.kept:
+        click.echo(f"Kept list {kept.list_id} (incident {kept.incident_id}): {kept.reason}")
+    click.echo(
+        f"{verb} {len(report.purged)} list(s) uploaded more than {keep_days} days ago "
+        f"({report.recipients} recipients); kept {len(report.kept)}."
+    )
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_accounts_command)
@@ -279,3 +462,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(mail_cli)
     app.cli.add_command(approval_cli)
     app.cli.add_command(send_cli)
+    app.cli.add_command(letters_cli)
+    app.cli.add_command(purge_command)

@@ -124,3 +124,14 @@ class Defaults:
     #: workers share one limit in the database). 0: no limit of our own; SendGrid's 429s are
     #: still obeyed. Set it to what your SendGrid plan allows.
     SEND_RATE_PER_SECOND = 0
+
+    #: Letters per batch: one PDF and one manifest CSV each (docs/postal.md). At about 8 to 10
+    #: letters a second, 100 letters (200 pages for a two-page notice) render in 10-15 s with
+    #: a renderer of about 250 MB; memory grows by about 1 MB a letter.
+    LETTER_BATCH_SIZE = 100
+    #: Days after its upload that a recipient list's personal data is purged by
+    #: ``flask --app composer purge`` (docs/retention.md explains the default).
+    RECIPIENT_RETENTION_DAYS = 90
+    #: How often the in-process worker (the embedded default, and ``send work``) runs that
+    #: purge by itself; with Celery, run the command daily from cron or a systemd timer.
+    RECIPIENT_PURGE_EVERY_SECONDS = 3600

@@ -41,6 +41,23 @@ ACTION_LABELS: Mapping[str, str] = {
     "review.withdrawn": "Review withdrawn",
     "approval_policy.changed": "Approval policy changed",
     "evidence.exported": "Evidence pack exported",
+    "recipients.imported": "Recipient list uploaded",
+    "recipients.refused": "Recipient file refused",
+    "recipients.errors_downloaded": "Recipient error report downloaded",
+    "recipients.purged": "Recipients' personal data purged",
+    "send.test": "Test email sent",
+    "send.started": "Sending started",
+    "send.scheduled": "Sending scheduled",
+    "send.scheduled_start": "Scheduled send started",
+    "send.started_early": "Scheduled send started early",
+    "send.paused": "Sending paused",
+    "send.resumed": "Sending resumed",
+    "send.cancelled": "Sending cancelled",
+    "letters.prepared": "Postal letters prepared",
+    "letters.rendered": "Postal letters printed to PDF",
+    "letters.refused": "Postal letters refused",
+    "letters.retried": "Postal letters tried again",
+    "letters.downloaded": "Postal letters downloaded",
     "user.created": "Account created",
     "user.roles_changed": "Roles changed",
     "user.activated": "Account activated",
@@ -238,7 +255,54 @@ def _simple(template: str, fallback: str, *reason_keys: str) -> Describer:
     return summary
 
 
+def _counted(template: str, fallback: str, *reason_keys: str) -> Describer:
+    """``template`` filled from the event's fields when every field it names is a number (or
+    a short text); ``fallback`` otherwise. Counts only: these events hold no personal data."""
+
+    def summary(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+        try:
+            values = {
+                k: (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v)
+                for k, v in after.items()
+                if isinstance(v, int | str) and not isinstance(v, bool)
+            }
+            text = template.format(**values)
+        except (KeyError, ValueError, IndexError):
+            text = fallback
+        return _with_reason(text, after, *reason_keys)
+
+    return summary
+
+
 _DESCRIBERS: Mapping[str, Describer] = {
+    "recipients.imported": _counted(
+        "Recipient list uploaded: {rows} rows, {imported} imported, {merged} merged, "
+        "{rejected} rejected",
+        "Recipient list uploaded",
+    ),
+    "recipients.purged": _counted(
+        "Personal data of {recipients} recipients purged", "Recipients' personal data purged"
+    ),
+    "send.started": _counted(
+        "Send {run} started: {by_email} by email, {by_post} by post", "Sending started"
+    ),
+    "send.scheduled": _counted("Send {run} scheduled for {at} (UTC)", "Sending scheduled"),
+    "send.scheduled_start": _counted("Scheduled send {run} started", "Scheduled send started"),
+    "send.started_early": _counted(
+        "Scheduled send {run} started early", "Scheduled send started early"
+    ),
+    "letters.prepared": _counted(
+        "{letters} postal letters prepared for send {run}", "Postal letters prepared"
+    ),
+    "letters.rendered": _counted(
+        "Letter batch {number}: {letters} letters, {pages} pages", "Postal letters printed to PDF"
+    ),
+    "letters.refused": _counted(
+        "Letter batch {number} refused", "Postal letters refused", "reason"
+    ),
+    "letters.downloaded": _counted(
+        "Letter batch {number} downloaded ({file})", "Postal letters downloaded"
+    ),
     "incident.created": _incident_created,
     "incident.answers_changed": _answers_changed,
     "notice.version_created": _version_saved,

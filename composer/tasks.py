@@ -2,6 +2,9 @@
 :class:`composer.sending.worker.Dispatcher` as the in-process thread (``SEND_WORKER =
 "celery"``; README "Sending with Celery" shows how to start it).
 
+Waiting postal letter batches are rendered by ``composer.render_letters`` tasks, one batch per
+task (queued when an admin prepares letters, and when a worker starts).
+
 The outbox in the database, not the broker, knows who has been sent. A task only says "keep
 sending run N for a while": it dispatches batches for up to ``CELERY_SEND_TASK_SECONDS``, then
 queues its own successor, until the run is finished, paused, cancelled or stopped. So tasks are
@@ -23,15 +26,17 @@ import time
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 from flask import Flask
 from sqlalchemy import select
 
-from composer.models import RunState, SendRun
+from composer.models import RunState, SendRun, utcnow
+from composer.sending import schedule
 
 log = logging.getLogger(__name__)
 
 SEND_TASK = "composer.send_run"
+LETTERS_TASK = "composer.render_letters"
 #: Outcomes after which a run needs a person (or is done): its tasks stop.
 _STOP = {"finished", "paused", "cancelled", "stopped", RunState.FINISHED.value}
 
@@ -68,11 +73,30 @@ def celery_init_app(app: Flask) -> Celery:
 
     @celery.task(name=SEND_TASK, bind=True)  # type: ignore[untyped-decorator]
     def send_run(task: Task, run_id: int) -> str:
-        outcome = _send_for_a_while(app, run_id)
+        outcome, countdown = _send_for_a_while(app, run_id)
         if outcome not in _STOP:
-            # "waiting" (a 429's reset, backoff, in-doubt batches) or time's up: carry on soon.
-            task.apply_async((run_id,), countdown=0 if outcome == "sent" else 1)
+            # "waiting" (a 429's reset, backoff, in-doubt batches), "scheduled" (not yet its
+            # time) or time's up: carry on from a fresh task.
+            task.apply_async((run_id,), countdown=countdown)
         return outcome
+
+    @celery.task(name=LETTERS_TASK, bind=True)  # type: ignore[untyped-decorator]
+    def render_letters(task: Task) -> int:
+        from composer.web.postal import render_pending_letters
+
+        # One batch per task (each takes seconds); the next task renders the next one.
+        if render_pending_letters(app):
+            task.apply_async()
+            return 1
+        return 0
+
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _fresh_connections(**_: Any) -> None:
+        # A forked pool process must not share the parent's database connections.
+        from composer.extensions import db
+
+        with app.app_context():
+            db.engine.dispose(close=False)
 
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _kick_running_runs(**_: Any) -> None:
@@ -80,6 +104,7 @@ def celery_init_app(app: Flask) -> Celery:
         with app.app_context():
             try:
                 queued = queue_running_runs(app)
+                queue_letters(app)
             except Exception:  # the broker or database is not there yet: say so, go on
                 log.exception("could not queue send tasks for running runs")
                 return
@@ -114,8 +139,9 @@ def _worker_name() -> str:
     return f"celery-{socket.gethostname()}-{os.getpid()}"[:100]
 
 
-def _send_for_a_while(app: Flask, run_id: int) -> str:
-    """Dispatch batches of ``run_id`` for up to ``CELERY_SEND_TASK_SECONDS``; the last outcome."""
+def _send_for_a_while(app: Flask, run_id: int) -> tuple[str, float]:
+    """Dispatch batches of ``run_id`` for up to ``CELERY_SEND_TASK_SECONDS``; the last outcome,
+    and how many seconds the next task should wait."""
     from composer.extensions import db
 
     dispatcher = _dispatcher(app)
@@ -123,33 +149,42 @@ def _send_for_a_while(app: Flask, run_id: int) -> str:
     session = db.session()
     outcome = "sent"
     try:
+        if schedule.start_due(session, now=utcnow()):
+            session.commit()
+        wait = schedule.waiting_seconds(session, run_id, now=utcnow())
+        if wait is not None:  # not yet its time: look again then (or in a minute, at most)
+            return RunState.SCHEDULED.value, min(max(wait, 1.0), 60.0)
         gateway = dispatcher.gateway_factory()
         settings = dispatcher.settings_factory()
         while time.monotonic() < deadline:
             result = dispatcher.dispatch(session, gateway, settings, run_id)
             if result is None:
-                return "stopped"
+                return "stopped", 0
             outcome = str(result.outcome)
             if outcome in _STOP:
-                return outcome
+                return outcome, 0
             if outcome != "sent":
                 # Waiting or nothing to claim now (other workers hold the rest): look again
                 # in a moment, from a fresh task.
-                return outcome
+                return outcome, 1
     finally:
         db.session.remove()
-    return outcome
+    return outcome, 0
 
 
 def queue_running_runs(app: Flask, run_id: int | None = None) -> int:
-    """Queue ``CELERY_SEND_TASKS_PER_RUN`` send tasks for ``run_id`` (or for every running
-    run); how many were queued. Raises when the broker cannot be reached."""
+    """Queue ``CELERY_SEND_TASKS_PER_RUN`` send tasks for ``run_id`` (or for every running or
+    scheduled run); how many were queued. Raises when the broker cannot be reached."""
     from composer.extensions import db
 
     celery = celery_init_app(app)
     if run_id is None:
         run_ids = list(
-            db.session.scalars(select(SendRun.id).where(SendRun.state == RunState.RUNNING.value))
+            db.session.scalars(
+                select(SendRun.id).where(
+                    SendRun.state.in_([RunState.RUNNING.value, RunState.SCHEDULED.value])
+                )
+            )
         )
     else:
         run_ids = [run_id]
@@ -158,3 +193,9 @@ def queue_running_runs(app: Flask, run_id: int | None = None) -> int:
         for _ in range(per_run):
             celery.send_task(SEND_TASK, args=(rid,))
     return len(run_ids) * per_run
+
+
+def queue_letters(app: Flask) -> None:
+    """Queue a task that renders waiting letter batches, one after another. Raises when the
+    broker cannot be reached."""
+    celery_init_app(app).send_task(LETTERS_TASK)

@@ -47,6 +47,8 @@ def base_config(tmp_path: Path, uri: str) -> dict[str, Any]:
         "MAIL_GATEWAY": "outbox",
         "SENDGRID_API_KEY": "",
         "SENDGRID_HOST": "http://127.0.0.1:9",
+        # No sending thread unless a test asks for one (the browser tests' live server does).
+        "SEND_WORKER": "none",
     }
 
 

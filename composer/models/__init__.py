@@ -5,6 +5,7 @@ from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
 from composer.models.mail import DevOutboxMessage, StaffMessage
 from composer.models.notice import NoticeVersion, VersionSource
+from composer.models.postal import Letter, LetterBatch, LetterBatchState, LetterReason
 from composer.models.recipients import Recipient, RecipientList, RecipientRowError
 from composer.models.review import DecisionKind, Review, ReviewComment, ReviewDecision, ReviewState
 from composer.models.sending import (
@@ -30,6 +31,10 @@ __all__ = [
     "DeliveryState",
     "DevOutboxMessage",
     "Incident",
+    "Letter",
+    "LetterBatch",
+    "LetterBatchState",
+    "LetterReason",
     "LoginAttempt",
     "NoticeVersion",
     "Recipient",

@@ -20,6 +20,8 @@ from composer.models.base import Base, UTCDateTime, utcnow
 
 
 class RunState(enum.StrEnum):
+    #: Made, its recipients fixed, waiting for its time (``not_before``): nothing sent yet.
+    SCHEDULED = "scheduled"
     RUNNING = "running"
     PAUSED = "paused"
     CANCELLED = "cancelled"

@@ -209,6 +209,63 @@ def write_pdf_in_worker(html: str, static_dir: str) -> bytes:
     return write_pdf(html, static_dir=Path(static_dir))
 
 
+def write_letters_pdf(
+    htmls: Sequence[str], *, title: str, static_dir: Path = STATIC_DIR
+) -> tuple[bytes, tuple[int, ...]]:
+    """Several letters as one tagged PDF/UA-1 document, each starting on a new page; returns
+    the PDF and how many pages each letter has, in order.
+
+    Each letter is laid out as a document of its own (its footer says "Page 1 of 2" whatever
+    comes before it), then the pages are put together (WeasyPrint's ``Document.copy``). The
+    PDF's title is ``title``, not the first letter's. Resources go through the same
+    :class:`StaticOnlyFetcher` as :func:`write_pdf`; any refusal fails the whole document."""
+    if not htmls:
+        raise ValueError("no letters to render")
+    from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
+
+    fetcher = StaticOnlyFetcher(static_dir)
+    base_url = path2url(str(fetcher.root) + os.sep)
+    # Shared by every letter: fonts are looked up and the logo decoded once, not per letter.
+    fonts = FontConfiguration()
+    images: dict[Any, Any] = {}
+    try:
+        documents = [
+            HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
+                font_config=fonts, cache=images, pdf_variant=PDF_VARIANT, pdf_tags=True
+            )
+            for html in htmls
+        ]
+        combined = documents[0].copy([page for doc in documents for page in doc.pages])
+        combined.metadata.title = title
+        pdf: bytes = combined.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True)
+    except FatalURLFetchingError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ResourceRefused):
+            raise ResourceRefused(cause.url, cause.reason) from None
+        raise RenderError(f"A resource for the PDF could not be loaded: {exc}") from None
+    if fetcher.refused:
+        first = fetcher.refused[0]
+        raise ResourceRefused(first.url, first.reason)
+    return pdf, tuple(len(doc.pages) for doc in documents)
+
+
+def letters_to_pdf(
+    htmls: Sequence[str], *, title: str, timeout: float, static_dir: Path = STATIC_DIR
+) -> tuple[bytes, tuple[int, ...]]:
+    """:func:`write_letters_pdf` in a worker process that is killed after ``timeout`` seconds
+    (:class:`RenderTimeout`)."""
+    return run_with_time_limit(
+        write_letters_pdf_in_worker, list(htmls), title, str(static_dir), timeout=timeout
+    )
+
+
+def write_letters_pdf_in_worker(
+    htmls: list[str], title: str, static_dir: str
+) -> tuple[bytes, tuple[int, ...]]:
+    """:func:`write_letters_pdf` with plain arguments, as the worker process calls it."""
+    return write_letters_pdf(htmls, title=title, static_dir=Path(static_dir))
+
+
 def warm_up() -> None:
     """Load WeasyPrint's fonts and caches with a one-line document (a worker does this before
     its first job, so the first letter is as fast as the rest)."""

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from composer import approval
 from composer.checklist import Catalogue
-from composer.models import Incident, RunState, SendRun
-from composer.sending import outbox
+from composer.models import Incident, RunState, SendRun, utcnow
+from composer.sending import outbox, schedule
 from composer.sending.gateways import CohortContent, MailGateway
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ class Dispatcher:
             session = db.session()
             busy = False
             try:
+                if schedule.start_due(session, now=utcnow()):
+                    session.commit()
                 run_ids = list(
                     session.scalars(
                         select(SendRun.id).where(SendRun.state == RunState.RUNNING.value)
@@ -151,7 +153,9 @@ class Dispatcher:
 
 
 class InProcessWorker(Dispatcher):
-    """One daemon thread per app that sends every running run, batch after batch."""
+    """One daemon thread per app that sends every running run, batch after batch, renders
+    waiting letter batches when there is no email to send (``letters``), and runs the
+    retention purge now and then (``housekeeping``)."""
 
     def __init__(
         self,
@@ -160,13 +164,27 @@ class InProcessWorker(Dispatcher):
         settings_factory: Callable[[], outbox.DispatchSettings],
         *,
         idle_seconds: float = 1.0,
+        letters: Callable[[], bool] | None = None,
+        housekeeping: Callable[[], None] | None = None,
+        housekeeping_seconds: float = 3600.0,
     ) -> None:
         super().__init__(app, gateway_factory, settings_factory, name=f"inprocess-{id(self)}")
+        self.letters = letters
+        #: Run when the thread starts and then every ``housekeeping_seconds`` (the retention
+        #: purge, in the embedded default).
+        self.housekeeping = housekeeping
+        self.housekeeping_seconds = housekeeping_seconds
+        self._housekept: float | None = None
         self.idle_seconds = idle_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+
+    def render_letters(self) -> bool:
+        """Render one waiting letter batch (it takes seconds: only when no email is waiting);
+        True when there was one."""
+        return self.letters() if self.letters is not None else False
 
     def wake(self) -> None:
         """Start the thread if needed, and have it look for work now."""
@@ -184,10 +202,25 @@ class InProcessWorker(Dispatcher):
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def keep_house(self) -> None:
+        """Run the housekeeping if it is due (never more often than ``housekeeping_seconds``)."""
+        if self.housekeeping is None:
+            return
+        if self._housekept is not None and (
+            time.monotonic() - self._housekept < self.housekeeping_seconds
+        ):
+            return
+        self._housekept = time.monotonic()
+        try:
+            self.housekeeping()
+        except Exception:  # say so, and try again at the next interval
+            log.exception("housekeeping failed")
+
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self.keep_house()
             try:
-                busy = self.work_once()
+                busy = self.work_once() or self.render_letters()
             except Exception:  # a bug must not kill the sender for good
                 log.exception("the sending worker failed; retrying")
                 busy = False

@@ -117,6 +117,7 @@ def register(app: Flask) -> None:
         incidents,
         notices,
         outbox,
+        postal,
         previews,
         recipients,
         reviews,
@@ -134,6 +135,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(reviews.bp)
     app.register_blueprint(sending.bp)
     app.register_blueprint(recipients.bp)
+    app.register_blueprint(postal.bp)
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.jinja_env.globals["Role"] = Role

@@ -187,6 +187,12 @@ def show(incident_id: int, list_id: int) -> Any:
 def errors_csv(incident_id: int, list_id: int) -> Response:
     incident = _incident(incident_id)
     recipient_list = _list_or_404(incident, list_id)
+    if recipient_list.purged_at is not None:
+        abort(
+            404,
+            description=f"The error report of list {list_id} was removed with the recipients' "
+            "personal data at the end of the retention period.",
+        )
     session = db.session()
     # The report holds the rejected values, personal data: who took a copy is recorded.
     audit.record(

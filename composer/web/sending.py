@@ -7,8 +7,9 @@ domain work is in ``composer.sending`` (outbox, worker) and ``composer.approval`
 
 from __future__ import annotations
 
+import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -24,15 +25,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from composer import approval, audit, notices
 from composer.extensions import csrf, db
-from composer.models import Incident, Role, RunState, SendRun, utcnow
+from composer.models import Incident, Role, RunState, SendBatch, SendRun, utcnow
 from composer.rendering.errors import RenderError
 from composer.rendering.merge import Recipient as MergeRecipient
-from composer.sending import outbox
+from composer.sending import outbox, schedule
 from composer.sending.cohorts import latest_list
 from composer.sending.gateways import BatchMessage, BatchRecipient, CohortContent, GatewayError
 from composer.sending.webhook import (
@@ -44,12 +45,14 @@ from composer.sending.webhook import (
     verify_signature,
 )
 from composer.sending.worker import InProcessWorker
-from composer.web import catalogue, today
+from composer.web import catalogue, localtime, today, user_zone
 from composer.web.access import require_role, signed_in
 from composer.web.incidents import _incident
 
 bp = Blueprint("sending", __name__)
 
+#: A run in one of these states blocks starting another send for the incident.
+ACTIVE_STATES = (RunState.RUNNING, RunState.PAUSED, RunState.SCHEDULED, RunState.STOPPED)
 DONE_STATES = ("accepted", "delivered", "bounced", "dropped", "invalid", "cancelled", "post")
 
 
@@ -77,7 +80,56 @@ def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
         with app.app_context():
             return dispatch_settings()
 
-    return InProcessWorker(app, gateway, settings, idle_seconds=idle_seconds)
+    from composer.web.postal import render_pending_letters
+
+    return InProcessWorker(
+        app,
+        gateway,
+        settings,
+        idle_seconds=idle_seconds,
+        letters=lambda: render_pending_letters(app),
+        housekeeping=lambda: purge_due(app),
+        housekeeping_seconds=float(app.config.get("RECIPIENT_PURGE_EVERY_SECONDS") or 3600),
+    )
+
+
+def purge_due(app: Flask) -> None:
+    """Purge the personal data of lists past the retention period (``composer.retention``);
+    logs counts only."""
+    from composer import retention
+
+    days = int(app.config.get("RECIPIENT_RETENTION_DAYS") or 0)
+    if days <= 0:
+        return
+    with app.app_context():
+        try:
+            report = retention.purge(
+                db.session(),
+                older_than=timedelta(days=days),
+                now=utcnow(),
+                actor_label="retention (automatic)",
+            )
+        finally:
+            db.session.remove()
+    if report.purged:
+        app.logger.info(
+            "retention: purged the personal data of %d recipient list(s) older than %d days",
+            len(report.purged),
+            days,
+        )
+
+
+@bp.before_app_request
+def _sender_carries_on() -> None:
+    """The embedded default: the sending thread starts with the app's first request, so a
+    send that was running (or scheduled, or letters waiting) when the app stopped carries on
+    after a restart without anyone pressing anything, and the retention purge runs."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.extensions.get("composer.sender") is not None:
+        return
+    sender = worker()
+    if sender is not None:
+        sender.wake()
 
 
 def wake_sender(run_id: int) -> str | None:
@@ -102,15 +154,40 @@ def wake_sender(run_id: int) -> str | None:
     return None
 
 
+def wake_letters() -> str | None:
+    """Have the configured worker render waiting letter batches now; a problem in words when
+    the workers could not be told."""
+    if current_app.config.get("SEND_WORKER", "inprocess") == "celery":
+        from composer.tasks import queue_letters
+
+        try:
+            queue_letters(current_app._get_current_object())  # type: ignore[attr-defined]
+        except Exception:
+            current_app.logger.exception("could not queue letter rendering")
+            return (
+                "The letters are saved, but the Celery broker could not be reached: start Redis "
+                "and the workers; they render waiting letters when they start."
+            )
+        return None
+    sender = worker()
+    if sender is not None:
+        sender.wake()
+    return None
+
+
+_worker_lock = threading.Lock()
+
+
 def worker() -> InProcessWorker | None:
     """The app's in-process sender (``SEND_WORKER = "inprocess"``), started on first use."""
     if current_app.config.get("SEND_WORKER", "inprocess") != "inprocess":
         return None
     extensions = current_app.extensions
-    found: InProcessWorker | None = extensions.get("composer.sender")
-    if found is None:
-        found = worker_for(current_app._get_current_object())  # type: ignore[attr-defined]
-        extensions["composer.sender"] = found
+    with _worker_lock:
+        found: InProcessWorker | None = extensions.get("composer.sender")
+        if found is None:
+            found = worker_for(current_app._get_current_object())  # type: ignore[attr-defined]
+            extensions["composer.sender"] = found
     return found
 
 
@@ -146,7 +223,10 @@ def _runs(incident: Incident) -> list[SendRun]:
 @bp.get("/incidents/<int:incident_id>/send")
 @signed_in
 def send_page(incident_id: int) -> str:
-    incident = _incident(incident_id)
+    return _send_page(_incident(incident_id))
+
+
+def _send_page(incident: Incident, *, send_at: str = "", send_at_error: str = "") -> str:
     release, problem = _release(incident)
     recipient_list = latest_list(db.session(), incident)
     return render_template(
@@ -156,6 +236,10 @@ def send_page(incident_id: int) -> str:
         problem=problem,
         recipient_list=recipient_list,
         runs=_runs(incident),
+        send_at=send_at,
+        send_at_error=send_at_error,
+        zone=user_zone().key,
+        earliest=datetime.now(user_zone()).strftime("%Y-%m-%dT%H:%M"),
     )
 
 
@@ -208,7 +292,7 @@ def test_send(incident_id: int) -> Response:
 
 @bp.post("/incidents/<int:incident_id>/send")
 @require_role(Role.ADMIN)
-def start(incident_id: int) -> Response:
+def start(incident_id: int) -> Response | tuple[str, int]:
     incident = _incident(incident_id, for_update=True)
     back = redirect(url_for(".send_page", incident_id=incident_id))
     release, problem = _release(incident)
@@ -222,15 +306,27 @@ def start(incident_id: int) -> Response:
     if request.form.get("bundle_sha256") != release.bundle.sha256:
         flash("Nothing was sent: what would be sent changed since you opened the page.", "error")
         return back
-    active = [r for r in _runs(incident) if r.state in (RunState.RUNNING, RunState.PAUSED)]
+    active = [r for r in _runs(incident) if r.state in ACTIVE_STATES]
     if active:
-        flash("A send for this incident is already running.", "error")
+        flash(f"A send for this incident is already {active[0].state}.", "error")
         return redirect(url_for(".progress", incident_id=incident_id, run_id=active[0].id))
-    run = outbox.start_run(db.session(), incident, recipient_list, release, by=current_user)
+    send_at = request.form.get("send_at", "").strip()
+    when = None
+    if send_at:
+        try:
+            when = schedule.parse_local_time(send_at, user_zone(), now=utcnow())
+        except schedule.ScheduleError as exc:
+            db.session.rollback()
+            return _send_page(incident, send_at=send_at, send_at_error=str(exc)), 422
+    run = outbox.start_run(
+        db.session(), incident, recipient_list, release, by=current_user, scheduled_for=when
+    )
     db.session.commit()
     problem = wake_sender(run.id)
     if problem:
         flash(problem, "error")
+    elif when is not None:
+        flash(f"Sending is scheduled for {localtime(when)}.", "success")
     else:
         flash("Sending started.", "success")
     return redirect(url_for(".progress", incident_id=incident_id, run_id=run.id))
@@ -247,7 +343,10 @@ def progress_data(run: SendRun) -> dict[str, Any]:
     counts = outbox.run_counts(db.session(), run)
     total = sum(counts.values())
     done = sum(counts[s] for s in DONE_STATES)
-    elapsed = max((utcnow() - run.created_at).total_seconds(), 0.001)
+    first = db.session.scalar(
+        select(func.min(SendBatch.claimed_at)).where(SendBatch.run_id == run.id)
+    )
+    elapsed = max((utcnow() - (first or run.created_at)).total_seconds(), 0.001)
     rate = done / elapsed if done else 0.0
     eta = (total - done) / rate if rate and run.state == RunState.RUNNING.value else None
     return {
@@ -258,6 +357,11 @@ def progress_data(run: SendRun) -> dict[str, Any]:
         "done": done,
         "percent": round(100 * done / total, 1) if total else 100.0,
         "eta_seconds": round(eta) if eta is not None else None,
+        "scheduled_for": (
+            localtime(run.not_before)
+            if run.state == RunState.SCHEDULED.value and run.not_before
+            else None
+        ),
     }
 
 
@@ -276,11 +380,21 @@ def progress_json(incident_id: int, run_id: int) -> Response:
     return jsonify(progress_data(_run_or_404(incident, run_id)))
 
 
-@bp.post("/incidents/<int:incident_id>/send/runs/<int:run_id>/<any(pause, resume, cancel):action>")
+@bp.post(
+    "/incidents/<int:incident_id>/send/runs/<int:run_id>/<any(pause, resume, cancel, now):action>"
+)
 @require_role(Role.ADMIN)
 def control(incident_id: int, run_id: int, action: str) -> Response:
     incident = _incident(incident_id, for_update=True)
     run = _run_or_404(incident, run_id)
+    if action == "now":  # a scheduled send, started at once
+        if schedule.send_now(db.session(), run, by=current_user):
+            db.session.commit()
+            problem = wake_sender(run.id)
+            flash(problem or "Sending started.", "error" if problem else "success")
+        else:
+            flash(f"This send is {run.state}, not scheduled: nothing changed.", "error")
+        return redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
     if action == "pause":
         outbox.pause(db.session(), run)
     elif action == "resume":

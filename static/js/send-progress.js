@@ -23,12 +23,12 @@
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (data) {
         show(data);
-        if (data.state === "running" || data.state === "paused") {
-          setTimeout(tick, 1000);
-        } else if (data.state !== box.dataset.initialState) {
-          // Finished, cancelled or stopped since the page was made: reload once, so the
-          // buttons and the message match (the new page starts in that state: no loop).
+        if (data.state !== box.dataset.initialState) {
+          // Started, finished, cancelled or stopped since the page was made: reload once, so
+          // the buttons and the message match (the new page starts in that state: no loop).
           window.location.reload();
+        } else if (["running", "paused", "scheduled"].indexOf(data.state) >= 0) {
+          setTimeout(tick, data.state === "scheduled" ? 5000 : 1000);
         }
       })
       .catch(function () { setTimeout(tick, 5000); });

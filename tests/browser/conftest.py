@@ -65,7 +65,7 @@ def live_server(database_factory: Any, tmp_path: Path) -> Iterator[LiveServer]:
     potentially trustworthy origin, so it stores and sends Secure cookies there.
     """
     config = base_config(tmp_path, database_factory(tmp_path))
-    config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True, SEND_WORKER="inprocess")
     app = create_app(config)
     make_user(app, EMAILS["author"], Role.AUTHOR)
     make_user(app, EMAILS["approver"], Role.APPROVER)
@@ -76,6 +76,9 @@ def live_server(database_factory: Any, tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+        sender = app.extensions.get("composer.sender")
+        if sender is not None:
+            sender.stop()
         with app.app_context():
             db.engine.dispose()
 

@@ -1,6 +1,7 @@
 """Bulk sending in a real browser: an admin uploads a CSV with some bad rows and sees the
-report, legal approves the notice for that list, the admin sends a test to themselves, then
-sends, and watches the progress bar reach 100% (the in-process worker sends to the dev outbox).
+report, legal approves the notice for that list, the admin sends a test to themselves,
+schedules the send for later, then sends it now, and watches the progress bar reach 100% (the
+in-process worker sends to the dev outbox).
 
 ``COMPOSER_SCREENSHOTS=<dir>`` saves desktop (1280x900) and phone (390x844) screenshots.
 """
@@ -8,7 +9,9 @@ sends, and watches the progress bar reach 100% (the in-process worker sends to t
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -83,7 +86,15 @@ def test_upload_report_test_send_send_and_watch_it_finish(
     look("send-page")
     page.get_by_role("button", name=re.compile("^Send a test to")).click()
     expect(page.get_by_role("status").filter(has_text="Test sent to")).to_be_visible()
-    page.get_by_role("button", name=re.compile(r"^Send to \d+ recipients")).click()
+    # Schedule it for later, then change our mind and send it now.
+    zone = ZoneInfo(live_server.app.config["DEFAULT_TIMEZONE"])
+    later = (datetime.now(zone) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    page.get_by_label("Or schedule it for").fill(later)
+    page.get_by_role("button", name="Schedule the send").click()
+    expect(page.locator("[data-scheduled]")).to_contain_text("nothing has been sent yet")
+    expect(page.locator("[data-state]")).to_have_text("scheduled")
+    look("progress-scheduled")
+    page.get_by_role("button", name="Send now").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sending the notice")
     expect(page.locator("[data-percent]")).to_have_text(re.compile(r"^100(\.0)?$"), timeout=30_000)
     expect(page.locator("progress")).to_have_js_property("value", 100)

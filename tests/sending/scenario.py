@@ -1,14 +1,17 @@
-"""Test set-up shared by the sending tests and the send benchmark: legal approves a version."""
+"""Test set-up shared by the sending tests and the send benchmark: legal approves a version;
+an approved notice for a list of recipients, with a send run."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from composer import approval
-from composer.models import Incident, NoticeVersion, User
+from composer.models import Incident, NoticeVersion, SendRun, User
 
 
 def approve_version(
@@ -42,3 +45,67 @@ def approve_version(
     approval.approve(session, review, by=approver, bundle=bundle())
     session.commit()
     return approval.release_check(session, incident, bundle())
+
+
+@dataclass
+class ApprovedSend:
+    """What :func:`approved_send` made."""
+
+    incident: Incident
+    version: NoticeVersion
+    release: approval.Release
+    run: SendRun | None
+
+
+def approved_send(
+    session: Session,
+    people: str | bytes,
+    *,
+    author: User,
+    approver: User,
+    config: Any,
+    catalogue: Any,
+    title: str = "Leak",
+    subject: str = "We lost your email address",
+    body: str = "Dear {{ first_name }},\n\nA criminal copied your email address on 3 May.\n",
+    start: bool = True,
+) -> ApprovedSend:
+    """An incident whose notice legal approved for the recipients in the CSV text ``people``,
+    and (``start``) a send run for them, not yet dispatched. Commits."""
+    from composer import notices
+    from composer.incidents import create_incident
+    from composer.sending import outbox
+    from composer.sending.cohorts import latest_list
+    from composer.sending.recipients import import_csv
+
+    incident = create_incident(session, catalogue, title=title, by=author)
+    version = notices.save_version(session, incident, subject=subject, body=body, by=author).version
+    assert version is not None
+    data = people.encode() if isinstance(people, str) else people
+    import_csv(
+        session,
+        io.BytesIO(data),
+        incident=incident,
+        by=author,
+        categories=set(catalogue.categories),
+        places=catalogue.place_names,
+        filename="people.csv",
+        max_bytes=len(data) + 1,
+    )
+    session.commit()
+    release = approve_version(
+        session,
+        incident,
+        version,
+        author=author,
+        approver=approver,
+        config=config,
+        catalogue=catalogue,
+    )
+    run = None
+    if start:
+        recipient_list = latest_list(session, incident)
+        assert recipient_list is not None
+        run = outbox.start_run(session, incident, recipient_list, release, by=author)
+        session.commit()
+    return ApprovedSend(incident, version, release, run)

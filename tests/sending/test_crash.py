@@ -11,7 +11,6 @@ at once, and the same test runs with two Celery workers (Redis started by script
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -27,13 +26,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import approval, notices
 from composer.extensions import db
-from composer.incidents import create_incident
-from composer.models import Delivery, DeliveryState, RunState, SendRun, User
-from composer.sending import outbox
-from composer.sending.cohorts import latest_list
-from composer.sending.recipients import import_csv
+from composer.models import Delivery, DeliveryState, Role, RunState, SendRun, User
 from tests.browser.conftest import LiveServer
 from tests.conftest import make_user
 from tests.sending.fake_sendgrid import (
@@ -45,7 +39,7 @@ from tests.sending.fake_sendgrid import (
     public_key_b64,
     start_process,
 )
-from tests.sending.scenario import approve_version
+from tests.sending.scenario import approved_send
 
 RECIPIENTS = 20_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,45 +56,20 @@ def prepare(app: Flask) -> int:
     """An approved notice, 20,000 recipients in 3 cohorts, and a started run."""
     with app.app_context():
         session = db.session()
-        catalogue = app.extensions["composer.catalogue"]
-        ana = session.get(User, make_user(app, "ana@example.com", approval.review.Role.AUTHOR))
-        lee = session.get(User, make_user(app, "lee@example.com", approval.review.Role.APPROVER))
+        ana = session.get(User, make_user(app, "ana@example.com", Role.AUTHOR))
+        lee = session.get(User, make_user(app, "lee@example.com", Role.APPROVER))
         assert ana is not None
         assert lee is not None
-        incident = create_incident(session, catalogue, title="Leak", by=ana)
-        version = notices.save_version(
+        made = approved_send(
             session,
-            incident,
-            subject="We lost your email address",
-            body="Dear {{ first_name }},\n\nA criminal copied your email address on 3 May.\n",
-            by=ana,
-        ).version
-        assert version is not None
-        import_csv(
-            session,
-            io.BytesIO(people_csv(RECIPIENTS)),
-            incident=incident,
-            by=ana,
-            categories=set(catalogue.categories),
-            filename="people.csv",
-            max_bytes=50_000_000,
-        )
-        session.commit()
-
-        release = approve_version(
-            session,
-            incident,
-            version,
+            people_csv(RECIPIENTS),
             author=ana,
             approver=lee,
             config=app.config,
-            catalogue=catalogue,
+            catalogue=app.extensions["composer.catalogue"],
         )
-        recipient_list = latest_list(session, incident)
-        assert recipient_list is not None
-        run = outbox.start_run(session, incident, recipient_list, release, by=ana)
-        session.commit()
-        return run.id
+        assert made.run is not None
+        return made.run.id
 
 
 class EventPoster(threading.Thread):

@@ -8,11 +8,13 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from composer import notices
 from composer.extensions import db
@@ -43,9 +45,11 @@ SETTINGS = outbox.DispatchSettings(
 )
 
 
-def people_csv(n: int, *, post: int = 0) -> str:
+def people_csv(n: int, *, post: int = 0, countries: tuple[str, ...] = ("GB",)) -> str:
     rows = ["email,first_name,last_name,country,data_categories,address_line_1,city,postcode"]
-    rows += [f"p{i}@example.com,Pat{i},Doe,GB,email,,," for i in range(n)]
+    rows += [
+        f"p{i}@example.com,Pat{i},Doe,{countries[i % len(countries)]},email,,," for i in range(n)
+    ]
     rows += [f",Post{i},Doe,GB,email,{i} High Street,Leeds,LS1 1AA" for i in range(post)]
     return "\n".join(rows) + "\n"
 
@@ -62,7 +66,14 @@ class Clock:
 
 
 class World:
-    def __init__(self, app: Flask, fake: FakeSendGrid, recipients: int, post: int = 0) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        fake: FakeSendGrid,
+        recipients: int,
+        post: int = 0,
+        countries: tuple[str, ...] = ("GB",),
+    ) -> None:
         self.app = app
         self.fake = fake
         self.session = db.session()
@@ -83,7 +94,7 @@ class World:
         assert version is not None
         import_csv(
             self.session,
-            io.BytesIO(people_csv(recipients, post=post).encode()),
+            io.BytesIO(people_csv(recipients, post=post, countries=countries).encode()),
             incident=incident,
             by=ana,
             categories=set(catalogue.categories),
@@ -171,6 +182,69 @@ def test_every_recipient_accepted_once_in_batches_of_1000(world: World) -> None:
             assert len(p["to"]) == 1
     assert_exactly_once(world, 2500)
     assert world.session.get(SendRun, world.run.id).state == RunState.FINISHED.value  # type: ignore[union-attr]
+
+
+def test_a_batch_is_one_cohort_and_never_more_than_the_batch_size(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        world = World(app, fake, 2500, countries=("GB", "FR", "IE"))
+        session = world.session
+        queued = session.execute(
+            sa.select(Delivery.cohort_key, Delivery.recipient_id).order_by(Delivery.id)
+        ).all()
+        # Each cohort's deliveries are neighbours, in file order: a batch is claimed from (and
+        # written back to) a few adjacent pages.
+        keys = [key for key, _ in queued]
+        assert sum(a != b for a, b in pairwise(keys)) == 2
+        for key in set(keys):
+            ids = [recipient for k, recipient in queued if k == key]
+            assert ids == sorted(ids)
+        world.until_done()
+        batches = session.execute(
+            sa.select(SendBatch.id, SendBatch.cohort_key, SendBatch.size, SendBatch.state)
+        ).all()
+        assert len(batches) == 3
+        for batch_id, key, size, state in batches:
+            members = session.scalars(
+                sa.select(Delivery.cohort_key).where(Delivery.batch_id == batch_id)
+            ).all()
+            assert state == BatchState.ACCEPTED.value
+            assert set(members) == {key}
+            assert len(members) == size <= 1000
+        assert_exactly_once(world, 2500)
+
+
+def test_two_workers_claiming_at_once_take_different_deliveries(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        world = World(app, fake, 2500)
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has one writer: a second claim waits for the first to commit")
+        lease = timedelta(minutes=2)
+        with Session(db.engine) as other:
+            mine = world.session.get(SendRun, world.run.id)
+            theirs = other.get(SendRun, world.run.id)
+            assert mine is not None
+            assert theirs is not None
+            # The first claim is not committed yet: its rows are locked, so the second skips
+            # them (rather than waiting, or taking them too).
+            first = outbox.claim_batch(world.session, mine, worker="w1", lease=lease, now=utcnow())
+            second = outbox.claim_batch(other, theirs, worker="w2", lease=lease, now=utcnow())
+            world.session.commit()
+            other.commit()
+        assert first is not None
+        assert second is not None
+        claimed = {
+            batch.id: set(
+                world.session.scalars(sa.select(Delivery.id).where(Delivery.batch_id == batch.id))
+            )
+            for batch in (first, second)
+        }
+        assert len(claimed[first.id]) == first.size == 1000
+        assert len(claimed[second.id]) == second.size == 1000
+        assert not claimed[first.id] & claimed[second.id]
 
 
 def test_post_only_recipients_go_to_the_postal_list(app: Flask, fake: FakeSendGrid) -> None:

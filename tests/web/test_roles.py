@@ -124,6 +124,13 @@ ROUTES = [
     ("GET", "/incidents/{id}/send/runs/1", [302, 404, 404, 404]),
     ("GET", "/incidents/{id}/send/runs/1.json", [302, 404, 404, 404]),
     ("POST", "/incidents/{id}/send/runs/1/pause", [302, 403, 403, 404]),
+    # Postal letters: everyone signed in sees a run's letters page (counts only); admins
+    # prepare, retry and download (names and addresses). No run or batch exists here: 404.
+    ("GET", "/incidents/{id}/send/runs/1/letters", [302, 404, 404, 404]),
+    ("POST", "/incidents/{id}/send/runs/1/letters", [302, 403, 403, 404]),
+    ("POST", "/incidents/{id}/letters/1/retry", [302, 403, 403, 404]),
+    ("GET", "/incidents/{id}/letters/1/letters.pdf", [302, 403, 403, 404]),
+    ("GET", "/incidents/{id}/letters/1/manifest.csv", [302, 403, 403, 404]),
     # SendGrid's webhook: no session, signed instead; with no key configured it is off.
     ("POST", "/webhooks/sendgrid", [503, 503, 503, 503]),
     ("GET", "/", [302, 302, 302, 302]),

@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import json
 import time
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +17,7 @@ from flask import Flask
 from composer import notices
 from composer.extensions import db
 from composer.models import (
+    AuditEvent,
     Delivery,
     DeliveryState,
     DevOutboxMessage,
@@ -21,6 +25,7 @@ from composer.models import (
     Review,
     SendRun,
     User,
+    utcnow,
 )
 from composer.sending.recipients import import_csv
 from composer.web.sending import worker_for
@@ -324,3 +329,219 @@ def test_with_celery_and_no_broker_the_send_is_kept_and_the_page_says_why(
     with app.app_context():
         run = db.session.scalars(sa.select(SendRun)).one()
         assert run.state == "running"  # saved: workers pick it up when they start
+
+
+# Scheduling -------------------------------------------------------------------------------------
+
+
+def _schedule(app: Flask, incident_id: int, send_at: str) -> tuple[Any, str]:
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{incident_id}/send").get_data(as_text=True)
+    assert 'type="datetime-local"' in page
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    response = client.post(
+        f"/incidents/{incident_id}/send",
+        data={"csrf_token": token, "bundle_sha256": bundle, "send_at": send_at},
+    )
+    return client, response
+
+
+def _local(app: Flask, delta: timedelta) -> str:
+    zone = ZoneInfo(app.config["DEFAULT_TIMEZONE"])
+    return (datetime.now(zone) + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_scheduled_send_waits_for_its_time_and_send_now_starts_it(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client, response = _schedule(app, ready, _local(app, timedelta(hours=2)))
+    assert response.status_code == 302
+    url = response.headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    assert "Sending is scheduled for" in page
+    assert "nothing has been sent yet" in page
+    assert "Send now" in page
+    work(app)
+    data = client.get(url + ".json").get_json()
+    assert data["state"] == "scheduled"
+    assert data["counts"]["queued"] == 3
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(DevOutboxMessage)) == 0
+    # Another send cannot be started meanwhile: everyone would get two.
+    again = start_send(app, ready)
+    assert "already scheduled" in again
+
+    token = client.get(url).get_data(as_text=True).split('name="csrf_token" value="')[1][:200]
+    token = token.split('"')[0]
+    assert client.post(url + "/now", data={"csrf_token": token}).status_code == 302
+    work(app)
+    data = client.get(url + ".json").get_json()
+    assert (data["state"], data["counts"]["accepted"]) == ("finished", 3)
+    with app.app_context():
+        actions = [
+            e.action
+            for e in db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq))
+            if e.action.startswith("send.")
+        ]
+    assert actions == ["send.scheduled", "send.started_early"]
+
+
+def test_a_scheduled_send_starts_by_itself_when_its_time_comes(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client, response = _schedule(app, ready, _local(app, timedelta(minutes=5)))
+    url = response.headers["Location"]
+    with app.app_context():  # five minutes pass
+        db.session.execute(sa.update(SendRun).values(not_before=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    work(app)
+    data = client.get(url + ".json").get_json()
+    assert (data["state"], data["counts"]["accepted"]) == ("finished", 3)
+    with app.app_context():
+        starts = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "send.scheduled_start")
+        ).all()
+        assert len(starts) == 1
+
+
+def test_a_notice_changed_after_scheduling_is_not_sent(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client, response = _schedule(app, ready, _local(app, timedelta(minutes=5)))
+    url = response.headers["Location"]
+    with app.app_context():
+        session = db.session()
+        incident = session.get(Incident, ready)
+        ana = session.get(User, users["author"])
+        assert incident is not None
+        assert ana is not None
+        notices.save_version(session, incident, subject="Changed", body="Dear all.\n", by=ana)
+        session.execute(sa.update(SendRun).values(not_before=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    work(app)
+    data = client.get(url + ".json").get_json()
+    assert data["state"] == "stopped"
+    assert data["counts"]["accepted"] == 0
+    assert data["message"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(DevOutboxMessage)) == 0
+
+
+@pytest.mark.parametrize(
+    ("when", "problem"),
+    [
+        ("past", "already passed"),
+        ("far", "more than 60 days away"),
+        ("soon-ish tomorrow", "is not a date and time"),
+        ("2026-12-01T09:30+05:00", "without a time zone"),
+    ],
+)
+def test_a_bad_schedule_time_is_refused_with_the_reason_and_kept(
+    app: Flask, users: dict[str, int], ready: int, when: str, problem: str
+) -> None:
+    approve_notice(app, ready, users)
+    value = {
+        "past": _local(app, -timedelta(minutes=10)),
+        "far": _local(app, timedelta(days=61)),
+    }.get(when, when)
+    _, response = _schedule(app, ready, value)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert problem in page
+    assert f'value="{value}"' in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SendRun)) == 0
+
+
+# The embedded default after a restart -----------------------------------------------------------
+
+
+def _wait_for(check: Any, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_send_running_when_the_app_stopped_carries_on_after_a_restart(
+    app: Flask, users: dict[str, int]
+) -> None:
+    """The app stopped mid-send (here: the run was left running, nothing sending it). The
+    restarted app's first request, whatever it is, starts the sending thread."""
+    from tests.sending.scenario import approved_send
+
+    with app.app_context():
+        session = db.session()
+        ana, lee = session.get(User, users["author"]), session.get(User, users["approver"])
+        assert ana is not None
+        assert lee is not None
+        made = approved_send(
+            session,
+            PEOPLE,
+            author=ana,
+            approver=lee,
+            config=app.config,
+            catalogue=app.extensions["composer.catalogue"],
+        )
+        assert made.run is not None
+        run_id = made.run.id
+    app.config["SEND_WORKER"] = "inprocess"  # the restarted app, on its defaults
+    try:
+        assert app.test_client().get("/login").status_code == 200
+
+        def finished() -> bool:
+            with app.app_context():
+                state = db.session.get(SendRun, run_id).state  # type: ignore[union-attr]
+                db.session.remove()
+            return state == "finished"
+
+        assert _wait_for(finished), "the send did not carry on"
+        with app.app_context():
+            sent = sorted(db.session.scalars(sa.select(DevOutboxMessage.to_email)))
+        assert sent == ["al@example.com", "bo@example.com", "cy@example.com"]
+    finally:
+        _stop_sender(app)
+
+
+def test_the_embedded_worker_purges_lists_past_the_retention_period(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    from composer.models import Recipient, RecipientList
+
+    with app.app_context():
+        db.session.execute(
+            sa.update(RecipientList).values(uploaded_at=utcnow() - timedelta(days=91))
+        )
+        db.session.commit()
+    app.config["SEND_WORKER"] = "inprocess"
+    try:
+        app.test_client().get("/login")
+
+        def purged() -> bool:
+            with app.app_context():
+                done = db.session.scalar(sa.select(RecipientList.purged_at))
+                db.session.remove()
+            return done is not None
+
+        assert _wait_for(purged), "the list was not purged"
+        with app.app_context():
+            emails = set(db.session.scalars(sa.select(Recipient.email)))
+            event = db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == "recipients.purged")
+            ).one()
+        assert emails == {""}
+        assert event.actor == "retention (automatic)"
+    finally:
+        _stop_sender(app)
+
+
+def _stop_sender(app: Flask) -> None:
+    sender = app.extensions.get("composer.sender")
+    if sender is not None:
+        sender.stop()
