@@ -48,7 +48,6 @@ from composer.approval.bundle import LETTER_STAND_IN, LETTER_STAND_IN_DATE
 from composer.checklist import Catalogue
 from composer.models import (
     Delivery,
-    Incident,
     Letter,
     LetterBatch,
     LetterBatchState,
@@ -302,22 +301,10 @@ def letters_for_run(
     approved letter; returns a function making one recipient's letter (HTML for WeasyPrint).
     Raises ``approval.ApprovalError`` (not approved, or changed since) otherwise: the same
     check as email (``composer.sending.worker.content_for_run``), plus the letter's own."""
-    from composer.notices import latest_version
     from composer.rendering.pdf import Paper, letter_html
+    from composer.sending.worker import run_release
 
-    incident = session.get(Incident, run.incident_id)
-    assert incident is not None
-    version = latest_version(session, incident)
-    if version is None:
-        raise approval.NotApproved("Not sent: the notice has no versions.")
-    bundle = approval.incident_bundle(
-        session, incident, version, config=config, catalogue=catalogue, today=today
-    )
-    release = approval.release_check(session, incident, bundle)
-    if release.bundle.sha256 != run.bundle_sha256:
-        raise approval.BundleMismatch(
-            release.review, ["the approval changed since this send started"]
-        )
+    version, release = run_release(session, run, config=config, catalogue=catalogue, today=today)
     settings = release.bundle.settings
     letter = settings.letter
 

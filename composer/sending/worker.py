@@ -21,11 +21,41 @@ from sqlalchemy.orm import Session
 
 from composer import approval
 from composer.checklist import Catalogue
-from composer.models import Incident, RunState, SendRun, utcnow
+from composer.models import Incident, NoticeVersion, RunState, SendRun, utcnow
 from composer.sending import outbox, schedule
 from composer.sending.gateways import CohortContent, MailGateway
 
 log = logging.getLogger(__name__)
+
+
+def run_release(
+    session: Session,
+    run: SendRun,
+    *,
+    config: Any,
+    catalogue: Catalogue,
+    today: date,
+) -> tuple[NoticeVersion, approval.Release]:
+    """The notice version and release ``run`` may still send: the bundle rebuilt as it would be
+    sent now, checked against the approval and against the bundle the run started with.
+    Raises ``approval.ApprovalError`` (not approved, or changed since) otherwise. Email
+    (``content_for_run``) and letters (``composer.sending.postal``) both start here."""
+    from composer.notices import latest_version
+
+    incident = session.get(Incident, run.incident_id)
+    assert incident is not None
+    version = latest_version(session, incident)
+    if version is None:
+        raise approval.NotApproved("Not sent: the notice has no versions.")
+    bundle = approval.incident_bundle(
+        session, incident, version, config=config, catalogue=catalogue, today=today
+    )
+    release = approval.release_check(session, incident, bundle)
+    if release.bundle.sha256 != run.bundle_sha256:
+        raise approval.BundleMismatch(
+            release.review, ["the approval changed since this send started"]
+        )
+    return version, release
 
 
 def content_for_run(
@@ -38,21 +68,7 @@ def content_for_run(
 ) -> Callable[[str], CohortContent]:
     """Rebuild the run's bundle and check it against the approval; returns the content for each
     cohort key. Raises ``approval.ApprovalError`` (not approved, or changed since) otherwise."""
-    incident = session.get(Incident, run.incident_id)
-    assert incident is not None
-    from composer.notices import latest_version
-
-    version = latest_version(session, incident)
-    if version is None:
-        raise approval.NotApproved("Not sent: the notice has no versions.")
-    bundle = approval.incident_bundle(
-        session, incident, version, config=config, catalogue=catalogue, today=today
-    )
-    release = approval.release_check(session, incident, bundle)
-    if release.bundle.sha256 != run.bundle_sha256:
-        raise approval.BundleMismatch(
-            release.review, ["the approval changed since this send started"]
-        )
+    _, release = run_release(session, run, config=config, catalogue=catalogue, today=today)
     variants = {v.spec.key: v for v in release.bundle.variants}
     fallback = release.bundle.variants[0]
 
