@@ -35,7 +35,18 @@ from typing import IO, Any, Final
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
-from sqlalchemy import JSON, ColumnElement, Select, Table, Text, cast, insert, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.dialects import sqlite
@@ -1182,15 +1193,51 @@ def list_digest(session: Session, recipient_list: RecipientList) -> str:
     it: the same people with the same details give the same digest.
     """
     connection = session.connection()
+    return _digest(connection, recipient_list.id, in_sqlite=connection.dialect.name == "sqlite")
+
+
+#: One recipient's ``canonical_line`` as SQLite writes it with its JSON functions (compact,
+#: strings escaped only where JSON requires: quote marks, backslashes, control characters).
+_SQLITE_LINE: Final = func.json_array(
+    *(func.json(column) if isinstance(column.type, JSON) else column for column in _DIGEST_COLUMNS)
+).concat("\n")
+
+
+def _sqlite_lines(rows: Sequence[Any]) -> str:
+    """Recipients' lines made by ``_SQLITE_LINE``, as ``canonical_line`` makes them.
+
+    A line without a backslash has no escape in it: every string was written as it is, which
+    is what json.dumps(ensure_ascii=False) does with a string holding no quote mark, backslash
+    or control character, so the line is already canonical. A line with one (an escape, or a
+    stored list spelt with ``\\u`` escapes) is decoded and written again by json.dumps itself.
+    """
+    text = "".join([row[0] for row in rows])
+    if "\\" not in text:
+        return text
+    return "".join(
+        [
+            row[0]
+            if "\\" not in row[0]
+            else json.dumps(json.loads(row[0]), ensure_ascii=False, separators=(",", ":")) + "\n"
+            for row in rows
+        ]
+    )
+
+
+def _digest(connection: Connection, list_id: int, *, in_sqlite: bool) -> str:
+    """``list_digest``, each line built by SQLite (``in_sqlite``: three times faster) or here."""
     dialect = connection.dialect.name
-    # JSON columns are read as text and converted here: a third of the time SQLAlchemy's JSON
-    # type takes for a million rows.
-    recipients = select(
-        *(
-            cast(column, Text) if isinstance(column.type, JSON) else column
+    # Elsewhere, JSON columns are read as text and converted here: a third of the time
+    # SQLAlchemy's JSON type takes for a million rows.
+    columns: list[ColumnElement[Any]] = (
+        [_SQLITE_LINE]
+        if in_sqlite
+        else [
+            cast(column, Text) if isinstance(column.type, JSON) else column.expression
             for column in _DIGEST_COLUMNS
-        )
-    ).where(StoredRecipient.list_id == recipient_list.id)
+        ]
+    )
+    recipients = select(*columns).where(StoredRecipient.list_id == list_id)
     queries = (
         # Recipients with no address first ("" sorts first), in the order of all their values.
         recipients.where(StoredRecipient.email == "").order_by(
@@ -1208,7 +1255,10 @@ def list_digest(session: Session, recipient_list: RecipientList) -> str:
     for query in queries:
         for rows in _batches(connection, query):
             # Hashing lines a few thousand at a time gives the same digest, with less overhead.
-            digest.update("".join([canonical_line(row, lists) for row in rows]).encode())
+            if in_sqlite:
+                digest.update(_sqlite_lines(rows).encode())
+            else:
+                digest.update("".join([canonical_line(row, lists) for row in rows]).encode())
     return digest.hexdigest()
 
 

@@ -338,6 +338,34 @@ def test_the_digest_is_the_documented_hash(ctx: dict[str, Any]) -> None:
     assert report.digest == hashlib.sha256(text.encode()).hexdigest()
 
 
+def test_sqlite_builds_the_same_lines_as_the_documented_json(ctx: dict[str, Any]) -> None:
+    # On SQLite the digest's lines come from its JSON functions; whatever the stored values
+    # hold (quote marks, backslashes, other scripts, emoji, lists spelt with \u escapes or odd
+    # spacing), the digest must be the one the lines json.dumps writes give.
+    session = ctx["session"]
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the lines are built in Python on other databases")
+    report = run(
+        ctx,
+        "email,first_name,last_name,reference,address_line_1,city,country,data_categories\n"
+        'q@example.com,"Al ""Q"" Smith",back\\slash,R/1,"1 ""Rue"" \\ Zoë",Paris,FR,email\n'
+        "e@example.com,🙂,日本,,Åsgatan 1,Malmö,SE,name;email\n"
+        ",Post,Only,,2 High St,Town,GB,name\n"
+        "E@EXAMPLE.COM,Again,,,,,,phone\n",
+    )
+    assert report.merged == 1
+    plain = recipients._digest(session.connection(), report.recipient_list.id, in_sqlite=False)
+    assert report.digest == plain
+    # Lists written another way (by hand, or by a future version): escapes and spaces.
+    session.execute(
+        sa.text("UPDATE recipient SET address = :spelt WHERE email = 'q@example.com'"),
+        {"spelt": '[ "1 \\"Rue\\" \\\\ Zo\\u00eb" ,"Paris\\/x"]'},
+    )
+    in_sqlite = recipients._digest(session.connection(), report.recipient_list.id, in_sqlite=True)
+    plain = recipients._digest(session.connection(), report.recipient_list.id, in_sqlite=False)
+    assert in_sqlite == plain != report.digest
+
+
 def test_duplicate_lookups_use_the_partial_unique_index(app: Flask, ctx: dict[str, Any]) -> None:
     if ctx["session"].get_bind().dialect.name != "sqlite":
         pytest.skip("reads SQLite's query plan")
