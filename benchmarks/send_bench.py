@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """End to end: N recipients from a CSV file to a local SendGrid-compatible server.
 
-    .venv/bin/python benchmarks/send_bench.py [--rows N] [--naive N]
+    .venv/bin/python benchmarks/send_bench.py [--rows N] [--naive N] [--threads N]
 
 Generates N rows (default 1,000,000; the import benchmark's shape: names, addresses in the UK,
 US and France, data categories, 1% repeated addresses, 0.5% broken ones), imports them into a
 fresh SQLite database through ``import_csv`` (timed: import rows/s), has legal approve a
-notice, starts a send run and drives the dispatcher in this process, one core, against the
-fake server running in its own process with recording off (timed from the first claim to the
-last accepted batch: recipients accepted/s). Then sends ``--naive`` recipients (default 2,000)
-one request each, as a mailer without batching would, and reports how many times faster the
-batched send is. Checks from the server's log that every recipient was accepted exactly once
-(counting in one byte per outbox row, so the check adds little to the peak). Peak memory is
-this process's peak resident set. The last line is exactly:
+notice, starts a send run and sends it with the app's own in-process sender (``SEND_THREADS``
+threads, default the app's default) against the fake server, which runs in its own process
+with recording off (timed from starting the sender to the run finishing: recipients
+accepted/s). This process is pinned to one CPU and the server to another, so the sender has
+exactly one core. Then sends ``--naive`` recipients (default 2,000) one request each, as a
+mailer without batching would, and reports how many times faster the batched send is.
+Checks from the server's log that every recipient was accepted exactly once (counting in one
+byte per outbox row, so the check adds little to the peak). Peak memory is this process's
+peak resident set. The last line is exactly:
 
     import_rows_per_s=<a> send_recipients_per_s=<b> peak_rss_mb=<c> naive_ratio=<d>
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -33,12 +36,14 @@ sys.path.insert(0, str(HERE.parent))
 
 from flask_migrate import upgrade  # noqa: E402
 from import_bench import row  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from composer import create_app, notices  # noqa: E402
 from composer.accounts import create_user  # noqa: E402
+from composer.config import Defaults  # noqa: E402
 from composer.extensions import db  # noqa: E402
 from composer.incidents import create_incident  # noqa: E402
-from composer.models import Role  # noqa: E402
+from composer.models import Delivery, Role, SendRun  # noqa: E402
 from composer.rendering.merge import SAMPLE_RECIPIENT  # noqa: E402
 from composer.sending import outbox  # noqa: E402
 from composer.sending.cohorts import latest_list  # noqa: E402
@@ -49,6 +54,7 @@ from composer.sending.gateways import (  # noqa: E402
     SendGridGateway,
 )
 from composer.sending.recipients import COLUMNS, import_csv  # noqa: E402
+from composer.web.sending import worker_for  # noqa: E402
 from tests.sending.fake_sendgrid import start_process  # noqa: E402
 from tests.sending.scenario import approve_version  # noqa: E402
 
@@ -59,12 +65,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--naive", type=int, default=2_000)
+    parser.add_argument(
+        "--threads", type=int, default=Defaults.SEND_THREADS, help="SEND_THREADS for the sender"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run(Path(tmp), args.rows, args.naive)
+        run(Path(tmp), args.rows, args.naive, args.threads)
 
 
-def run(tmp: Path, rows: int, naive: int) -> None:
+def pin(pid: int, cpu: int) -> str:
+    """Keep process ``pid`` (0: this one, with the threads it starts later) on one CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    chosen = cpus[cpu % len(cpus)]
+    os.sched_setaffinity(pid, {chosen})
+    return f"CPU {chosen} of {len(cpus)}"
+
+
+def run(tmp: Path, rows: int, naive: int, threads: int) -> None:
     csv_path = tmp / "people.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
@@ -73,6 +90,8 @@ def run(tmp: Path, rows: int, naive: int) -> None:
             writer.writerow(row(i))
     log_path = tmp / "accepted.jsonl"
     with start_process(log_path) as fake:
+        where = pin(0, 0)
+        print(f"sender: {where}; fake server: {pin(fake.process.pid, 1)}", file=sys.stderr)
         app = create_app(
             {
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bench.sqlite3'}",
@@ -80,7 +99,14 @@ def run(tmp: Path, rows: int, naive: int) -> None:
                 "PASSWORD_HASH_TIME_COST": 1,
                 "PASSWORD_HASH_MEMORY_KIB": 1024,
                 "PASSWORD_HASH_PARALLELISM": 1,
+                # The sender is started below, by hand, once the run exists.
                 "SEND_WORKER": "none",
+                "SEND_THREADS": threads,
+                "MAIL_GATEWAY": "sendgrid",
+                "MAIL_SENDER": SENDER,
+                "SENDGRID_API_KEY": "SG.bench",
+                "SENDGRID_HOST": fake.url,
+                "SENDGRID_TIMEOUT_SECONDS": 30,
             }
         )
         with app.app_context():
@@ -150,19 +176,30 @@ def run(tmp: Path, rows: int, naive: int) -> None:
                 v.spec.key: CohortContent(subject=v.subject, html=v.html, text=v.text)
                 for v in release.bundle.variants
             }
-            gateway = SendGridGateway("SG.bench", SENDER, host=fake.url, timeout=30)
-            settings = outbox.DispatchSettings(sender=SENDER)
-            accepted = 0
+            run_id = sending.id
+            sender = worker_for(app, idle_seconds=0.05)
             started = time.perf_counter()
-            while True:
-                result = outbox.dispatch_once(
-                    session, gateway, sending.id, contents.__getitem__, settings, worker="bench"
-                )
-                accepted += result.accepted
-                if result.outcome == "finished":
-                    break
+            sender.wake()
+            state = ""
+            while state != "finished":
+                time.sleep(0.05)
+                state = session.scalar(select(SendRun.state).where(SendRun.id == run_id)) or ""
+                session.commit()
+                if state not in {"running", "finished"}:
+                    raise SystemExit(f"the send run is {state}, not finished")
             send_seconds = time.perf_counter() - started
-            print(f"send: {accepted:,} accepted in {send_seconds:.1f} s", file=sys.stderr)
+            sender.stop()
+            accepted = session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.run_id == run_id, Delivery.state == "accepted")
+            )
+            assert accepted is not None
+            print(
+                f"send: {accepted:,} accepted in {send_seconds:.1f} s ({threads} threads)",
+                file=sys.stderr,
+            )
+            gateway = SendGridGateway("SG.bench", SENDER, host=fake.url, timeout=30)
 
             # One request per recipient, as a mailer without batching would.
             content = next(iter(contents.values()))

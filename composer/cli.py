@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,6 +17,9 @@ from flask.cli import AppGroup, with_appcontext
 from composer import accounts, audit, evidence, incidents
 from composer.extensions import db
 from composer.models import Incident, Role, User, utcnow
+
+if TYPE_CHECKING:
+    from composer.sending.worker import InProcessWorker
 
 DEMO_ACCOUNTS = [
     ("author@example.com", "Demo Author", [Role.AUTHOR]),
@@ -208,17 +211,27 @@ send_cli = AppGroup("send", help="Bulk sending of approved notices.")
 @click.option("--until-done", is_flag=True, help="Exit when no send is running or scheduled.")
 @click.option("--idle", default=1.0, show_default=True, help="Seconds to wait when idle.")
 def send_work_command(until_done: bool, idle: float) -> None:
-    """Run a sending worker in this process: the same dispatcher as the in-process thread; it
-    renders waiting postal letter batches when no email is waiting. Safe to run several at once
-    and to kill at any moment (the outbox recovers)."""
+    """Run a sending worker in this process: the same dispatcher as the in-process sender, with
+    SEND_THREADS batches in flight; it renders waiting postal letter batches when no email is
+    waiting. Safe to run several at once and to kill at any moment (the outbox recovers)."""
+    from composer.web.sending import worker_for
+
+    sender = worker_for(current_app._get_current_object(), idle_seconds=idle)  # type: ignore[attr-defined]
+    # SEND_THREADS - 1 more threads send alongside this loop; they stop with the process.
+    sender.start_helpers()
+    try:
+        _send_work_loop(sender, until_done=until_done, idle=idle)
+    finally:
+        sender.stop()
+
+
+def _send_work_loop(sender: InProcessWorker, *, until_done: bool, idle: float) -> None:
     import time
 
     from sqlalchemy import func, select
 
     from composer.models import RunState, SendRun
-    from composer.web.sending import worker_for
 
-    sender = worker_for(current_app._get_current_object(), idle_seconds=idle)  # type: ignore[attr-defined]
     while True:
         try:
             sender.keep_house()  # the retention purge, now and then

@@ -124,6 +124,12 @@ class Defaults:
     #: workers share one limit in the database). 0: no limit of our own; SendGrid's 429s are
     #: still obeyed. Set it to what your SendGrid plan allows.
     SEND_RATE_PER_SECOND = 0
+    #: Batches each sending worker process (the in-process sender, ``flask --app composer send
+    #: work``) has in flight at once, one thread each: while one waits for SendGrid's answer,
+    #: the next is claimed and built. SendGrid takes a good part of a second to answer a
+    #: 1,000-recipient request, so one at a time caps a worker at a few thousand recipients a
+    #: second. Celery workers get the same from CELERY_SEND_TASKS_PER_RUN and their concurrency.
+    SEND_THREADS = 2
 
     #: Letters per batch: one PDF and one manifest CSV each (docs/postal.md). At about 8 to 10
     #: letters a second, 100 letters (200 pages for a two-page notice) render in 10-15 s with

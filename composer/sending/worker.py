@@ -169,9 +169,15 @@ class Dispatcher:
 
 
 class InProcessWorker(Dispatcher):
-    """One daemon thread per app that sends every running run, batch after batch, renders
-    waiting letter batches when there is no email to send (``letters``), and runs the
-    retention purge now and then (``housekeeping``)."""
+    """Daemon threads in the app's process that send every running run, batch after batch.
+
+    The first thread also renders waiting letter batches when there is no email to send
+    (``letters``) and runs the retention purge now and then (``housekeeping``). With
+    ``threads`` > 1 the others only send, so that many batches are in flight at once: while
+    one thread waits for SendGrid's answer (a large share of a batch's time, and most of it
+    against the real service), another claims and builds the next. Each thread claims its
+    own batches (``outbox.claim_batch``), as separate workers do.
+    """
 
     def __init__(
         self,
@@ -183,8 +189,12 @@ class InProcessWorker(Dispatcher):
         letters: Callable[[], bool] | None = None,
         housekeeping: Callable[[], None] | None = None,
         housekeeping_seconds: float = 3600.0,
+        threads: int = 1,
     ) -> None:
         super().__init__(app, gateway_factory, settings_factory, name=f"inprocess-{id(self)}")
+        if threads < 1:
+            raise ValueError("a sending worker needs at least one thread (SEND_THREADS >= 1)")
+        self.threads = threads
         self.letters = letters
         #: Run when the thread starts and then every ``housekeeping_seconds`` (the retention
         #: purge, in the embedded default).
@@ -192,9 +202,10 @@ class InProcessWorker(Dispatcher):
         self.housekeeping_seconds = housekeeping_seconds
         self._housekept: float | None = None
         self.idle_seconds = idle_seconds
-        self._wake = threading.Event()
+        #: One per thread, so that waking one never swallows another's wake-up.
+        self._wakes = [threading.Event() for _ in range(threads)]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread | None] = [None] * threads
         self._lock = threading.Lock()
 
     def render_letters(self) -> bool:
@@ -203,20 +214,38 @@ class InProcessWorker(Dispatcher):
         return self.letters() if self.letters is not None else False
 
     def wake(self) -> None:
-        """Start the thread if needed, and have it look for work now."""
+        """Start the threads if needed, and have them look for work now."""
+        self._start(range(self.threads))
+
+    def start_helpers(self) -> None:
+        """Start only the threads that just send (``flask send work`` runs the first one's
+        loop in its own main thread)."""
+        self._start(range(1, self.threads))
+
+    def _start(self, which: range) -> None:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="composer-sender", daemon=True
-                )
-                self._thread.start()
-        self._wake.set()
+            for k in which:
+                thread = self._threads[k]
+                if thread is None or not thread.is_alive():
+                    thread = threading.Thread(
+                        target=self._loop,
+                        args=(k,),
+                        name=f"composer-sender-{k + 1}",
+                        daemon=True,
+                    )
+                    self._threads[k] = thread
+                    thread.start()
+        for wake in self._wakes:
+            wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for wake in self._wakes:
+            wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def keep_house(self) -> None:
         """Run the housekeeping if it is due (never more often than ``housekeeping_seconds``)."""
@@ -232,14 +261,16 @@ class InProcessWorker(Dispatcher):
         except Exception:  # say so, and try again at the next interval
             log.exception("housekeeping failed")
 
-    def _loop(self) -> None:
+    def _loop(self, k: int = 0) -> None:
+        wake = self._wakes[k]
         while not self._stop.is_set():
-            self.keep_house()
+            if k == 0:
+                self.keep_house()
             try:
-                busy = self.work_once() or self.render_letters()
+                busy = self.work_once() or (k == 0 and self.render_letters())
             except Exception:  # a bug must not kill the sender for good
                 log.exception("the sending worker failed; retrying")
                 busy = False
             if not busy:
-                self._wake.wait(self.idle_seconds)
-                self._wake.clear()
+                wake.wait(self.idle_seconds)
+                wake.clear()

@@ -519,6 +519,7 @@ class FakeSendGrid:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._window = (0, 0)
+        self._in_flight = 0
         self._log: IO[str] | None = None
         if log_path is not None:
             # Closed by close(); append-only, one write and flush per accepted request.
@@ -634,6 +635,17 @@ class FakeSendGrid:
             self.stats[name] += 1
 
     def _handle_post(self, handler: _Handler) -> None:
+        # ``stats["max_in_flight"]``: the most requests being answered at one moment.
+        with self._lock:
+            self._in_flight += 1
+            self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self._in_flight)
+        try:
+            self._serve_post(handler)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _serve_post(self, handler: _Handler) -> None:
         self._count("requests")
         try:
             length = int(handler.headers.get("Content-Length") or "")

@@ -130,6 +130,8 @@ def worker_env(app: Flask, fake_url: str) -> dict[str, str]:
         COMPOSER_SEND_LEASE_SECONDS="1",
         COMPOSER_SEND_DOUBT_WINDOW_SECONDS="10",
         COMPOSER_SEND_WORKER="none",
+        # Three batches in flight per worker process: killed threads leave claims mid-request.
+        COMPOSER_SEND_THREADS="3",
         COMPOSER_CHECKLISTS_DIR=str(app.config.get("CHECKLISTS_DIR") or ROOT / "checklists"),
     )
     return env

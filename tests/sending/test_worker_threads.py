@@ -1,0 +1,116 @@
+"""The in-process sender with several threads (SEND_THREADS): batches in flight at once, every
+recipient sent exactly once."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from composer.extensions import db
+from composer.models import Delivery, SendRun, User
+from composer.sending.worker import InProcessWorker
+from composer.web.sending import worker_for
+from tests.sending.fake_sendgrid import Fault, Reply, running
+from tests.sending.scenario import approved_send
+
+PEOPLE = "email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(40))
+
+
+def _start(app: Flask, users: dict[str, int], fake_url: str, threads: int) -> int:
+    app.config.update(
+        MAIL_GATEWAY="sendgrid",
+        SENDGRID_API_KEY="SG.threads",
+        SENDGRID_HOST=fake_url,
+        SENDGRID_TIMEOUT_SECONDS=5,
+        SEND_THREADS=threads,
+    )
+    with app.app_context():
+        session = db.session()
+        ana, lee = session.get(User, users["author"]), session.get(User, users["approver"])
+        assert ana is not None
+        assert lee is not None
+        made = approved_send(
+            session,
+            PEOPLE,
+            author=ana,
+            approver=lee,
+            config=app.config,
+            catalogue=app.extensions["composer.catalogue"],
+        )
+        assert made.run is not None
+        made.run.batch_size = 5  # 8 batches
+        session.commit()
+        return made.run.id
+
+
+def _finished(app: Flask, run_id: int, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with app.app_context():
+            state = db.session.get(SendRun, run_id).state  # type: ignore[union-attr]
+            db.session.remove()
+        if state == "finished":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_three_threads_keep_batches_in_flight_and_send_everyone_once(
+    app: Flask, users: dict[str, int]
+) -> None:
+    with running() as fake:
+        # Each answer takes a while, as SendGrid's do: the other threads send meanwhile.
+        fake.replies.extend(Reply(202, delay=0.3) for _ in range(8))
+        run_id = _start(app, users, fake.url, threads=3)
+        sender = worker_for(app)
+        assert sender.threads == 3
+        sender.wake()
+        try:
+            assert _finished(app, run_id), "the send did not finish"
+        finally:
+            sender.stop()
+        assert fake.stats["max_in_flight"] >= 2
+        assert fake.stats["max_in_flight"] <= 3
+        counts = Counter(a.email for a in fake.accepted)
+    assert sorted(counts) == sorted(f"p{i}@example.com" for i in range(40))
+    assert set(counts.values()) == {1}
+    with app.app_context():
+        states = Counter(db.session.scalars(sa.select(Delivery.state)))
+    assert states == {"accepted": 40}
+
+
+def test_threads_with_faults_still_send_everyone_once(app: Flask, users: dict[str, int]) -> None:
+    with running() as fake:
+        # A 5xx, a 429, and a connection reset (nothing accepted, but the sender cannot know:
+        # in doubt, sent again when the doubt window passes with no event for it).
+        fake.fault(Fault.SERVER_ERROR, Fault.RATE_LIMITED, Fault.RESET_BEFORE)
+        app.config["SEND_DOUBT_WINDOW_SECONDS"] = 1
+        run_id = _start(app, users, fake.url, threads=2)
+        sender = worker_for(app, idle_seconds=0.1)
+        sender.wake()
+        try:
+            assert _finished(app, run_id), "the send did not finish"
+        finally:
+            sender.stop()
+        counts = Counter(a.email for a in fake.accepted)
+    assert len(counts) == 40
+    assert set(counts.values()) == {1}
+
+
+def test_a_worker_needs_at_least_one_thread(app: Flask) -> None:
+    with pytest.raises(ValueError, match="SEND_THREADS"):
+        InProcessWorker(app, lambda: None, lambda: None, threads=0)  # type: ignore[arg-type,return-value]
+
+
+def test_stop_ends_every_thread(app: Flask) -> None:
+    app.config["SEND_THREADS"] = 4
+    sender = worker_for(app, idle_seconds=0.05)
+    sender.wake()
+    alive = [t for t in sender._threads if t is not None]
+    assert len(alive) == 4
+    sender.stop(timeout=10)
+    assert not any(t.is_alive() for t in alive)
