@@ -73,12 +73,15 @@ def main() -> None:
         run(Path(tmp), args.rows, args.naive, args.threads)
 
 
+#: The CPUs this benchmark may use, read before it pins itself to one of them.
+CPUS = sorted(os.sched_getaffinity(0))
+
+
 def pin(pid: int, cpu: int) -> str:
     """Keep process ``pid`` (0: this one, with the threads it starts later) on one CPU."""
-    cpus = sorted(os.sched_getaffinity(0))
-    chosen = cpus[cpu % len(cpus)]
+    chosen = CPUS[cpu % len(CPUS)]
     os.sched_setaffinity(pid, {chosen})
-    return f"CPU {chosen} of {len(cpus)}"
+    return f"CPU {chosen} of {len(CPUS)}"
 
 
 def run(tmp: Path, rows: int, naive: int, threads: int) -> None:

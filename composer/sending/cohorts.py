@@ -5,26 +5,24 @@ the United States) and the same set of data categories involved for them. Each c
 is rendered once and is part of what legal approves (``composer.approval.bundle.VariantSpec``);
 a cohort that appears after approval (a new list) refuses sending.
 
-No Flask. Reads only three columns, streaming, so a million-row list is grouped in one pass
-without holding recipients in memory.
+No Flask. The database counts the recipients of each combination of stored values, so a
+million-row list is grouped without a million rows coming back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from composer.approval.bundle import VariantSpec
 from composer.checklist import Catalogue
 from composer.models import Incident, Recipient, RecipientList
-
-#: Rows fetched from the database at a time while grouping.
-_FETCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -67,17 +65,26 @@ def cohorts(session: Session, recipient_list: RecipientList) -> list[Cohort]:
     """The list's cohorts, largest first (ties by key, so the order is stable)."""
     counts: Counter[tuple[str, str, tuple[str, ...]]] = Counter()
     emails: Counter[tuple[str, str, tuple[str, ...]]] = Counter()
+    # The database counts each combination of the stored values (a list has a handful); they
+    # are normalised here, where combinations spelt differently fall into one cohort.
+    categories_text = cast(Recipient.data_categories, Text)
     rows = session.execute(
-        select(Recipient.country, Recipient.us_state, Recipient.data_categories, Recipient.email)
+        select(
+            Recipient.country,
+            Recipient.us_state,
+            categories_text,
+            func.count(),
+            func.sum(case((Recipient.email != "", 1), else_=0)),
+        )
         .where(Recipient.list_id == recipient_list.id)
-        .execution_options(yield_per=_FETCH)
+        .group_by(Recipient.country, Recipient.us_state, categories_text)
     )
-    for country, us_state, categories, email in rows:
+    for country, us_state, categories, count, with_email in rows:
         state = us_state if country == "US" else ""
-        group = (country or "", state or "", tuple(sorted(set(categories or []))))
-        counts[group] += 1
-        if email:
-            emails[group] += 1
+        ids = json.loads(categories) if categories else []
+        group = (country or "", state or "", tuple(sorted(set(ids or []))))
+        counts[group] += count
+        emails[group] += with_email or 0
     found = [
         Cohort(
             key=cohort_key(*group),

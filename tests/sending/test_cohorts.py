@@ -9,13 +9,14 @@ from datetime import date
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from composer import approval, notices
 from composer.approval import BundleMismatch
 from composer.extensions import db
 from composer.incidents import create_incident
-from composer.models import Incident, Role, User
+from composer.models import Incident, Recipient, Role, User
 from composer.sending import cohorts
 from composer.sending.recipients import import_csv
 from tests.conftest import make_user
@@ -119,6 +120,41 @@ def test_post_only_recipients_are_counted_in_the_audience(world: World) -> None:
     assert cohorts.variant_spec(only, world.catalogue).audience == (
         "2 recipients (1 by email, 1 by post)"
     )
+
+
+def test_stored_values_spelt_differently_fall_into_one_cohort(world: World) -> None:
+    # The database counts each stored combination; grouping normalises them as the cohort
+    # rules say (a US state only counts in the US; categories are a set), whoever wrote them.
+    world.upload(
+        "email,first_name,address_line_1,city,country,us_state,data_categories\n"
+        "a@example.com,Al,,,US,MA,email;password-hashed\n"
+        "b@example.com,Bo,,,GB,,email\n"
+        ",Cy,1 High St,Leeds,GB,,email\n"
+    )
+    found_list = cohorts.latest_list(world.session, world.incident)
+    assert found_list is not None
+    world.session.execute(
+        sa.text("UPDATE recipient SET data_categories = :spelt WHERE email = 'a@example.com'"),
+        {"spelt": '["password-hashed","email", "email"]'},
+    )
+    world.session.execute(
+        sa.text("UPDATE recipient SET us_state = 'CA' WHERE email = 'b@example.com'")
+    )
+    world.session.execute(
+        sa.insert(Recipient).values(
+            list_id=found_list.id,
+            email="d@example.com",
+            country="US",
+            us_state="MA",
+            data_categories=["email", "password-hashed"],
+        )
+    )
+    found = cohorts.cohorts(world.session, found_list)
+    summary = [(c.country, c.us_state, c.categories, c.recipients, c.with_email) for c in found]
+    assert summary == [
+        ("GB", "", ("email",), 2, 1),
+        ("US", "MA", ("email", "password-hashed"), 2, 2),
+    ]
 
 
 def test_the_bundle_has_one_variant_per_cohort_and_the_list_digest(world: World) -> None:
