@@ -366,6 +366,29 @@ def test_sqlite_builds_the_same_lines_as_the_documented_json(ctx: dict[str, Any]
     assert in_sqlite == plain != report.digest
 
 
+def test_the_import_gives_back_the_bigger_sqlite_cache(
+    ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = ctx["session"]
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("a SQLite setting")
+    connection = session.connection()
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    seen: list[int] = []
+    real = recipients._Importer.write
+
+    def write(importer: Any) -> None:
+        seen.append(connection.exec_driver_sql("PRAGMA cache_size").scalar())
+        real(importer)
+
+    monkeypatch.setattr(recipients._Importer, "write", write)
+    run(ctx, "email\na@example.com\n")
+    with pytest.raises(ImportRefused):
+        run(ctx, b"")
+    assert seen == [-recipients.IMPORT_CACHE_KIB]
+    assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
 def test_duplicate_lookups_use_the_partial_unique_index(app: Flask, ctx: dict[str, Any]) -> None:
     if ctx["session"].get_bind().dialect.name != "sqlite":
         pytest.skip("reads SQLite's query plan")
