@@ -485,7 +485,8 @@ def _rowcount(result: object) -> int:
 def _message(
     session: Session, batch: Claim, content: CohortContent, settings: DispatchSettings
 ) -> BatchMessage:
-    rows = session.connection().execute(_BATCH_RECIPIENTS, {"batch": batch.id})
+    # All at once: row by row, fetching took as long as building the request.
+    rows = session.connection().execute(_BATCH_RECIPIENTS, {"batch": batch.id}).all()
     neutral = NEUTRAL_VALUES
     recipients = []
     # Checked when imported (composer.sending.recipients); the batch checks again what could
