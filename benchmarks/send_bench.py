@@ -173,8 +173,13 @@ def run(tmp: Path, rows: int, naive: int, threads: int) -> None:
             )
             recipient_list = latest_list(session, incident)
             assert recipient_list is not None
+            started = time.perf_counter()
             sending = outbox.start_run(session, incident, recipient_list, release, by=ana)  # type: ignore[arg-type]
             session.commit()
+            print(
+                f"start_run (one delivery per recipient): {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
             contents = {
                 v.spec.key: CohortContent(subject=v.subject, html=v.html, text=v.text)
                 for v in release.bundle.variants

@@ -97,7 +97,7 @@ class Defaults:
     #: replayed later; SendGrid's timestamp may also be at most 60 seconds ahead of our clock.
     SENDGRID_WEBHOOK_MAX_AGE_SECONDS = 300
 
-    #: Who sends bulk notices: "inprocess" (a thread in the app's process, the embedded
+    #: Who sends bulk notices: "inprocess" (threads in the app's process, the embedded
     #: default), "celery" (Celery workers with a Redis broker: README "Sending with Celery"),
     #: or "none" (nothing sends from here: ``flask --app composer send work`` processes, or
     #: tests driving the dispatcher).

@@ -122,7 +122,7 @@ def purge_due(app: Flask) -> None:
 
 @bp.before_app_request
 def _sender_carries_on() -> None:
-    """The embedded default: the sending thread starts with the app's first request, so a
+    """The embedded default: the sending threads start with the app's first request, so a
     send that was running (or scheduled, or letters waiting) when the app stopped carries on
     after a restart without anyone pressing anything, and the retention purge runs."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
