@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -20,6 +20,7 @@ from composer import notices
 from composer.extensions import db
 from composer.incidents import create_incident
 from composer.models import (
+    AuditEvent,
     BatchState,
     Delivery,
     DeliveryState,
@@ -252,6 +253,34 @@ def test_post_only_recipients_go_to_the_postal_list(app: Flask, fake: FakeSendGr
         world = World(app, fake, 3, post=2)
         world.until_done()
         assert world.counts() == {"accepted": 3, "post": 2}
+
+
+def test_start_run_queues_one_delivery_per_recipient_stamped_now(
+    app: Flask, fake: FakeSendGrid
+) -> None:
+    with app.app_context():
+        before = datetime.now(UTC)
+        world = World(app, fake, 4, post=1)
+        after = datetime.now(UTC)
+        deliveries = world.session.scalars(
+            sa.select(Delivery).where(Delivery.run_id == world.run.id)
+        ).all()
+        assert sorted(d.state for d in deliveries) == [
+            "post",
+            "queued",
+            "queued",
+            "queued",
+            "queued",
+        ]
+        assert len({d.recipient_id for d in deliveries}) == 5
+        for delivery in deliveries:
+            # Stored by the driver directly on SQLite: read back as the same aware time.
+            assert delivery.updated_at.tzinfo is not None
+            assert before - timedelta(seconds=1) <= delivery.updated_at <= after
+        event = world.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "send.started")
+        ).one()
+        assert (event.after["by_email"], event.after["by_post"]) == (4, 1)
 
 
 def test_429_waits_for_the_reset_for_every_worker(world: World) -> None:
