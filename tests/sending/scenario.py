@@ -109,3 +109,28 @@ def approved_send(
         run = outbox.start_run(session, incident, recipient_list, release, by=author)
         session.commit()
     return ApprovedSend(incident, version, release, run)
+
+
+def started_run(app: Any, users: dict[str, int], people: str, *, batch_size: int = 0) -> int:
+    """``approved_send`` in ``app`` by the ``users`` fixture's author and approver, started
+    (batches of ``batch_size`` when given); returns the run's id."""
+    from composer.extensions import db
+
+    with app.app_context():
+        session = db.session()
+        author, approver = session.get(User, users["author"]), session.get(User, users["approver"])
+        assert author is not None
+        assert approver is not None
+        made = approved_send(
+            session,
+            people,
+            author=author,
+            approver=approver,
+            config=app.config,
+            catalogue=app.extensions["composer.catalogue"],
+        )
+        assert made.run is not None
+        if batch_size:
+            made.run.batch_size = batch_size
+            session.commit()
+        return made.run.id

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer.extensions import db
-from composer.models import Delivery, SendRun, User
+from composer.models import Delivery, SendRun
 from composer.sending.worker import InProcessWorker
 from composer.web.sending import worker_for
 from tests.sending.fake_sendgrid import Fault, Reply, running
-from tests.sending.scenario import approved_send
+from tests.sending.scenario import started_run
 
 PEOPLE = "email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(40))
 
@@ -28,23 +28,7 @@ def _start(app: Flask, users: dict[str, int], fake_url: str, threads: int) -> in
         SENDGRID_TIMEOUT_SECONDS=5,
         SEND_THREADS=threads,
     )
-    with app.app_context():
-        session = db.session()
-        ana, lee = session.get(User, users["author"]), session.get(User, users["approver"])
-        assert ana is not None
-        assert lee is not None
-        made = approved_send(
-            session,
-            PEOPLE,
-            author=ana,
-            approver=lee,
-            config=app.config,
-            catalogue=app.extensions["composer.catalogue"],
-        )
-        assert made.run is not None
-        made.run.batch_size = 5  # 8 batches
-        session.commit()
-        return made.run.id
+    return started_run(app, users, PEOPLE, batch_size=5)  # 8 batches
 
 
 def _finished(app: Flask, run_id: int, seconds: float = 60) -> bool:

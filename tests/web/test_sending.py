@@ -474,23 +474,9 @@ def test_a_send_running_when_the_app_stopped_carries_on_after_a_restart(
 ) -> None:
     """The app stopped mid-send (here: the run was left running, nothing sending it). The
     restarted app's first request, whatever it is, starts the sending thread."""
-    from tests.sending.scenario import approved_send
+    from tests.sending.scenario import started_run
 
-    with app.app_context():
-        session = db.session()
-        ana, lee = session.get(User, users["author"]), session.get(User, users["approver"])
-        assert ana is not None
-        assert lee is not None
-        made = approved_send(
-            session,
-            PEOPLE,
-            author=ana,
-            approver=lee,
-            config=app.config,
-            catalogue=app.extensions["composer.catalogue"],
-        )
-        assert made.run is not None
-        run_id = made.run.id
+    run_id = started_run(app, users, PEOPLE)
     app.config["SEND_WORKER"] = "inprocess"  # the restarted app, on its defaults
     try:
         assert app.test_client().get("/login").status_code == 200
