@@ -1279,10 +1279,16 @@ def _digest(connection: Connection, list_id: int, *, in_sqlite: bool) -> str:
             *(_byte_order(column, dialect) for column in _DIGEST_COLUMNS)
         ),
         # Then the others: an address is unique within a list (uq_recipient_list_email), so the
-        # address alone gives the order of all the values, and SQLite reads the rows in that
-        # index's order instead of sorting a million of them.
+        # address alone gives the order of all the values.
         recipients.where(StoredRecipient.email != "").order_by(
-            _byte_order(StoredRecipient.email, dialect)
+            # SQLite sorts ("|| ''" keeps it from reading the rows in the unique index's
+            # order): a list uploaded in random address order then costs it one look at each
+            # row in file order instead of a page read per row (1M rows: 5.0 s to 3.1 s; a
+            # list nearly in address order the same 2.9 s). Its sorter spills to temporary
+            # files: the peak stays small.
+            StoredRecipient.email.concat("")
+            if in_sqlite
+            else _byte_order(StoredRecipient.email, dialect)
         ),
     )
     digest = hashlib.sha256()
