@@ -30,6 +30,7 @@ from composer.extensions import csrf, db
 from composer.models import Incident, Recipient, RecipientList, Role
 from composer.sending import recipients
 from composer.sending.recipients import ImportRefused, UploadTooLarge, format_megabytes
+from composer.sending.row_process import RowProcessFailed
 from composer.web import catalogue
 from composer.web.access import can, require_role, signed_in
 from composer.web.incidents import _incident
@@ -127,6 +128,7 @@ def upload(incident_id: int) -> Any:
             places=catalogue().place_names,
             filename=file.filename,
             max_bytes=limit,
+            second_process_from_bytes=int(current_app.config["RECIPIENTS_SECOND_PROCESS_BYTES"]),
         )
     except ImportRefused as exc:
         # import_csv rolled back; the refusal is recorded on its own.
@@ -141,6 +143,18 @@ def upload(incident_id: int) -> Any:
         session.commit()
         status = 413 if isinstance(exc, UploadTooLarge) else 400
         return render_index(incident, error=str(exc), status=status)
+    except RowProcessFailed:
+        # import_csv rolled back. The message holds no row values, only where it failed.
+        current_app.logger.exception("recipient import failed in its second process")
+        return render_index(
+            incident,
+            error=(
+                "The upload stopped part-way because of a problem on the server. Nothing was "
+                "imported: upload the file again. If it happens again, ask an admin to look "
+                "at the server log."
+            ),
+            status=500,
+        )
     recipient_list = report.recipient_list
     # Counts and the digest only: never a name or an address.
     audit.record(

@@ -7,7 +7,6 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,11 +15,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from composer.extensions import db
-from composer.models import Incident, Recipient, RecipientList, RecipientRowError, Role, User
+from composer.models import Recipient, RecipientList, RecipientRowError
 from composer.rendering.errors import RecipientError
 from composer.rendering.merge import Recipient as MergeRecipient
-from composer.sending import recipients
+from composer.sending import recipients, rows
 from composer.sending.recipients import (
     ImportRefused,
     ImportReport,
@@ -31,30 +29,8 @@ from composer.sending.recipients import (
     mask_email,
     mask_name,
 )
-from tests.conftest import make_user
 
 HEADER = "email,first_name,last_name,reference,country,language,data_categories\n"
-
-
-@pytest.fixture
-def ctx(app: Flask) -> Iterator[dict[str, Any]]:
-    author = make_user(app, "ana@example.com", Role.AUTHOR)
-    with app.app_context():
-        user = db.session.get(User, author)
-        assert user is not None
-        incident = Incident(
-            title="Supplier leak", checklist_id="incident", checklist_version=1, created_by=user
-        )
-        db.session.add(incident)
-        db.session.commit()
-        catalogue = app.extensions["composer.catalogue"]
-        yield {
-            "session": db.session(),
-            "incident": incident,
-            "user": user,
-            "categories": catalogue.categories,
-            "places": catalogue.place_names,
-        }
 
 
 def run(ctx: dict[str, Any], data: str | bytes, **options: Any) -> ImportReport:
@@ -287,7 +263,7 @@ def test_the_hand_built_json_matches_json_dumps(lists: dict[str, str] | None) ->
             assert recipients.canonical_line(stored, lists) == (
                 json.dumps(values, ensure_ascii=False, separators=(",", ":")) + "\n"
             )
-    assert recipients._json_texts(STRINGS) == json.dumps(STRINGS)
+    assert rows._json_texts(STRINGS) == json.dumps(STRINGS)
 
 
 @pytest.mark.parametrize(
@@ -375,13 +351,13 @@ def test_the_import_gives_back_the_bigger_sqlite_cache(
     connection = session.connection()
     before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
     seen: list[int] = []
-    real = recipients._Importer.write
+    real = recipients._Writer.write
 
-    def write(importer: Any) -> None:
+    def write(writer: Any, chunk: Any) -> None:
         seen.append(connection.exec_driver_sql("PRAGMA cache_size").scalar())
-        real(importer)
+        real(writer, chunk)
 
-    monkeypatch.setattr(recipients._Importer, "write", write)
+    monkeypatch.setattr(recipients._Writer, "write", write)
     run(ctx, "email\na@example.com\n")
     with pytest.raises(ImportRefused):
         run(ctx, b"")
@@ -738,7 +714,7 @@ def test_the_fast_text_check_agrees_with_merge_recipient(value: str) -> None:
         expected = None
     except RecipientError as exc:
         expected = str(exc)
-    assert recipients._RowChecker.text(value.strip(), "first_name") == expected
+    assert rows.RowChecker.text(value.strip(), "first_name") == expected
 
 
 EMAILS = [
@@ -771,7 +747,7 @@ EMAILS = [
 
 
 def test_the_email_fast_path_agrees_with_email_validator() -> None:
-    checker = recipients._RowChecker(categories=(), countries=None, us_states=None)
+    checker = rows.RowChecker(categories=(), countries=None, us_states=None)
     # Twice each, so the second pass goes through the per-domain cache.
     for address in EMAILS + EMAILS:
         try:
@@ -779,7 +755,7 @@ def test_the_email_fast_path_agrees_with_email_validator() -> None:
             expected = (
                 normalized.lower()
                 if normalized.isascii()
-                else normalized.translate(recipients._ASCII_UPPER)
+                else normalized.translate(rows._ASCII_UPPER)
             )
         except EmailNotValidError:
             expected = ""

@@ -18,6 +18,7 @@ from werkzeug.test import encode_multipart
 from composer import PROJECT_ROOT
 from composer.extensions import db
 from composer.models import AuditEvent, Recipient, RecipientList
+from composer.sending import row_process
 from tests.conftest import csrf_token, sign_in
 from tests.web.test_wizard import new_incident
 
@@ -214,6 +215,43 @@ def test_only_the_upload_gets_the_larger_limit(
     assert saved.merged == saved.rows - 1
     elsewhere = client.post("/incidents/", data={"title": "x" * 3_000_000, "csrf_token": author})
     assert elsewhere.status_code == 413
+
+
+def test_a_file_past_the_setting_is_checked_in_a_second_process(
+    app: Flask, client: FlaskClient, author: str, incident_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.config["RECIPIENTS_SECOND_PROCESS_BYTES"] = 100
+    started: list[int] = []
+    real = row_process.check_rows_elsewhere
+
+    def spy(setup: row_process.Setup, *args: object) -> object:
+        started.append(setup.list_id)
+        return real(setup, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(row_process, "check_rows_elsewhere", spy)
+    response = upload(client, incident_id, GOOD, token=author)
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    (saved,) = lists(app)
+    assert started == [saved.id]
+    assert (saved.rows, saved.imported, saved.merged, saved.rejected) == (4, 2, 1, 1)
+
+
+def test_a_second_process_that_dies_gets_a_page_that_says_to_upload_again(
+    app: Flask, client: FlaskClient, author: str, incident_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.config["RECIPIENTS_SECOND_PROCESS_BYTES"] = 100
+    monkeypatch.setattr(
+        row_process, "_CHILD", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    response = upload(client, incident_id, GOOD, token=author)
+    assert response.status_code == 500  # type: ignore[attr-defined]
+    page = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Nothing was imported: upload the file again." in page
+    assert 'type="file"' in page  # the form is there to try again
+    assert lists(app) == []
+    monkeypatch.undo()
+    assert upload(client, incident_id, GOOD, token=author).status_code == 303  # type: ignore[attr-defined]
+    assert len(lists(app)) == 1
 
 
 def test_the_upload_checks_the_csrf_token(
