@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from json.encoder import encode_basestring
 from typing import IO, Any, Final
@@ -63,6 +64,7 @@ from composer.sending.rows import (
     Chunk,
     ImportRefused,
     Lines,
+    Merger,
     Pending,
     RowChecker,
     RowChecks,
@@ -191,6 +193,15 @@ class _Writer:
             # The filter's false "seen": these addresses are new after all.
             self._insert(list(later.values()))
             self.imported += len(later)
+
+
+def _merge_and_write(merger: Merger, writer: _Writer, chunk: Chunk) -> None:
+    """Write a chunk of checked rows that no merger has seen."""
+    keep = merger.keep
+    for recipient in chunk.new:
+        keep(recipient)
+    new, later = merger.take()
+    writer.write(Chunk(new, later, chunk.errors))
 
 
 def _clean_filename(filename: str) -> str:
@@ -329,6 +340,7 @@ def _import(
     countries = places.get("countries") if places else None
     us_states = places.get("us_states") if places else None
     writer = _Writer(session, recipient_list.id)
+    merger = Merger()
     # The reader stopped right after the header's last line. A large file's rows are read and
     # checked in a second process while this one writes them; a small one's are not worth
     # starting it for.
@@ -336,7 +348,8 @@ def _import(
     if not second_process_from_bytes or len(ahead) < second_process_from_bytes:
         if ahead:
             lines.stream = io.BytesIO(ahead)
-        checks = RowChecks(recipient_list.id, header, RowChecker(categories, countries, us_states))
+        checker = RowChecker(categories, countries, us_states)
+        checks = RowChecks(recipient_list.id, header, checker, merger)
         # A reader of its own from here: the header's had its lines from the stream before.
         rows = csv.reader(lines.rest(), delimiter=delimiter)
         summary = check_rows(rows, lines, checks, writer.write, chunk_rows)
@@ -357,15 +370,17 @@ def _import(
                 overlong=lines.overlong,
             ),
             chain([ahead], iter(lambda: stream.read(_PUMP_BYTES), b"")),
-            writer.write,
+            # The second process checks; merging the rows here keeps the two processes' shares
+            # of the work closer (it took a sixth of the checking process's time).
+            partial(_merge_and_write, merger, writer),
         )
     if summary.rows == 0:
         raise ImportRefused(
             "The file has a header line but no rows of recipients. Nothing was imported."
         )
     warnings = [*header.warnings, *([summary.unclosed] if summary.unclosed else [])]
-    imported = summary.imported + writer.imported
-    merged = summary.merged + writer.merged
+    imported = merger.imported + writer.imported
+    merged = merger.merged + writer.merged
     digest = list_digest(session, recipient_list)
     recipient_list.size_bytes = summary.bytes_read
     recipient_list.rows = summary.rows

@@ -5,7 +5,8 @@ Importing a million rows in one process takes about 20 s: half of it checking ro
 ``check_rows_elsewhere`` overlaps the two on a machine with a second core: a child process
 (``python -c``, a fresh interpreter rather than a fork, because the web process has threads)
 reads the file's bytes from a pipe, checks every row exactly as the one-process import does
-and sends back chunks of checked rows (``marshal``: half the cost of ``pickle`` for lists of
+and sends back chunks of checked rows, not yet merged (merging is a sixth of the checking
+work, and this side has time to spare) (``marshal``: half the cost of ``pickle`` for lists of
 tuples of strings), which the caller writes while the child checks the next ones. The file's
 remaining bytes go to the child from a thread here, so neither side waits for the other to
 drain its pipe. Memory stays bounded on both sides: a pipe holds 64 KB, so a side that runs
@@ -267,7 +268,7 @@ def main(argv: list[str]) -> int:
         lines.overlong = list(setup.overlong)
         checker = RowChecker(setup.categories, setup.countries, setup.us_states)
         header = Header(names=setup.names, index=setup.index, warnings=[])
-        checks = RowChecks(setup.list_id, header, checker)
+        checks = RowChecks(setup.list_id, header, checker, merger=None)  # merged there
         reader = csv.reader(lines.rest(), delimiter=setup.delimiter)
         summary = check_rows(
             reader,

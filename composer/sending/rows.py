@@ -3,11 +3,11 @@ database.
 
 ``Lines`` reads the file's physical lines with bounded memory; ``read_header`` finds the
 columns; ``RowChecks`` checks and normalises each row with the rules of
-``composer.rendering.merge.Recipient`` (plus country, US state, language and data categories),
-merges rows with the same address and counts every row as imported, merged or rejected;
-``check_rows`` runs the rows after the header through it and hands out chunks to write.
-``composer.sending.recipients`` writes the chunks, in this process or (a large file) while
-``composer.sending.row_process`` runs this module in a second process.
+``composer.rendering.merge.Recipient`` (plus country, US state, language and data categories)
+and rejects it or keeps it; ``Merger`` merges the rows kept that share an address and counts
+each as imported or merged; ``check_rows`` runs the rows after the header through them and
+hands out chunks to write. ``composer.sending.recipients`` merges and writes the chunks, with
+the checking in this process or (a large file) in a second one (``composer.sending.row_process``).
 
 Nothing here touches the database or imports Flask, so the second process starts quickly.
 """
@@ -537,15 +537,15 @@ def _merged(first: Pending, later: Pending) -> Pending:
     return (*first[:_CATEGORIES], categories, source_rows)
 
 
-class RowChecks:
-    """One import's rows checked: each row counted as imported, merged or rejected, and the
-    recipients and row errors handed out in chunks (``take``) for writing."""
+class Merger:
+    """Rows with the same address as an earlier one merged into it: the first row's details
+    stay, data categories are combined and the row numbers kept. Memory does not grow with
+    the list: rows are handed out in chunks (``take``) and the addresses seen are kept as bits.
+    """
 
-    def __init__(self, list_id: int, header: Header, checker: RowChecker) -> None:
-        self.list_id = list_id
-        self.header = header
-        self.checker = checker
-        self.rows = self.imported = self.merged = self.rejected = 0
+    def __init__(self) -> None:
+        #: Rows kept as new recipients, and rows merged into an earlier one.
+        self.imported = self.merged = 0
         # Rows waiting to be written, in file order; those with an address are also found by
         # address (their place in ``_new``), so a duplicate in the same chunk merges before
         # anything is written.
@@ -557,6 +557,56 @@ class RowChecks:
         self._seen = bytearray(_FILTER_BITS >> 3)
         # Rows whose address was probably written in an earlier chunk: merged on the next write.
         self._later: dict[str, Pending] = {}
+
+    def keep(self, recipient: Pending) -> None:
+        """One checked row, in file order."""
+        email = recipient[_EMAIL]
+        if not email:
+            self._new.append(recipient)
+            self.imported += 1
+        elif (at := self._new_by_email.get(email)) is not None:
+            self._new[at] = _merged(self._new[at], recipient)
+            self.merged += 1
+        elif (first := self._later.get(email)) is not None:
+            self._later[email] = _merged(first, recipient)
+            self.merged += 1
+        else:
+            bit = hash(email) & (_FILTER_BITS - 1)
+            if self._seen[bit >> 3] & (1 << (bit & 7)):
+                self._later[email] = recipient  # counted when it is written
+            else:
+                self._seen[bit >> 3] |= 1 << (bit & 7)
+                self._new_by_email[email] = len(self._new)
+                self._new.append(recipient)
+                self.imported += 1
+
+    def take(self) -> tuple[list[Pending], dict[str, Pending]]:
+        """The new recipients kept since the last ``take``, in file order, and those whose
+        address was probably written before (see ``Chunk``)."""
+        new, later = self._new, self._later
+        self._new = []
+        self._new_by_email = {}
+        self._later = {}
+        return new, later
+
+
+class RowChecks:
+    """One import's rows checked: each row counted as rejected (with its problems) or handed
+    to ``merger``, and the rows and row errors handed out in chunks (``take``) for writing.
+    Without a merger, the checked rows are handed out as they are, for a merger in another
+    process."""
+
+    def __init__(
+        self, list_id: int, header: Header, checker: RowChecker, merger: Merger | None
+    ) -> None:
+        self.list_id = list_id
+        self.header = header
+        self.checker = checker
+        self.merger = merger
+        self.rows = self.rejected = 0
+        # Checked rows for the merger in another process, in file order.
+        self._checked: list[Pending] = []
+        self._keep = merger.keep if merger is not None else self._checked.append
         self._errors: list[dict[str, Any]] = []
         self._width = len(header.names)
         # The file's values in COLUMNS order; a column the file lacks reads the "" that
@@ -589,8 +639,8 @@ class RowChecks:
         )
 
     def add(self, row: int, cells: list[str], first_line: int, last_line: int) -> None:
-        """Check one data row (lines ``first_line`` to ``last_line`` of the file) and count it
-        as imported, merged or rejected (``_read_rows`` counts the rows)."""
+        """Check one data row (lines ``first_line`` to ``last_line`` of the file): reject it
+        or keep it (``_read_rows`` counts the rows)."""
         width = self._width
         if len(cells) != width:
             if len(cells) > width and not any(cell.strip() for cell in cells[width:]):
@@ -614,27 +664,8 @@ class RowChecks:
                 )
                 return
         recipient = self._check(row, cells)
-        if recipient is None:
-            return
-        email = recipient[_EMAIL]
-        if not email:
-            self._new.append(recipient)
-            self.imported += 1
-        elif (at := self._new_by_email.get(email)) is not None:
-            self._new[at] = _merged(self._new[at], recipient)
-            self.merged += 1
-        elif (first := self._later.get(email)) is not None:
-            self._later[email] = _merged(first, recipient)
-            self.merged += 1
-        else:
-            bit = hash(email) & (_FILTER_BITS - 1)
-            if self._seen[bit >> 3] & (1 << (bit & 7)):
-                self._later[email] = recipient  # counted when it is written
-            else:
-                self._seen[bit >> 3] |= 1 << (bit & 7)
-                self._new_by_email[email] = len(self._new)
-                self._new.append(recipient)
-                self.imported += 1
+        if recipient is not None:
+            self._keep(recipient)
 
     def _check(self, row: int, cells: list[str]) -> Pending | None:
         """The row as a recipient to store, or None after recording why it was rejected."""
@@ -761,15 +792,15 @@ class RowChecks:
         return checked
 
     def take(self) -> Chunk:
-        """The rows checked since the last ``take``, for writing: the new recipients in file
-        order, those whose address was probably written before (merged when written), and
-        the row errors."""
-        chunk = Chunk(self._new, self._later, self._errors)
-        self._new = []
-        self._new_by_email = {}
-        self._later = {}
-        self._errors = []
-        return chunk
+        """The rows checked since the last ``take``, for writing: from the merger, or (with
+        none) every row kept, in file order, as ``new``; and the row errors."""
+        errors, self._errors = self._errors, []
+        if self.merger is not None:
+            return Chunk(*self.merger.take(), errors)
+        checked = self._checked
+        self._checked = []
+        self._keep = self._checked.append
+        return Chunk(checked, {}, errors)
 
 
 def _spanning(first_line: int, last_line: int) -> str:
@@ -781,7 +812,8 @@ def _spanning(first_line: int, last_line: int) -> str:
 class Chunk(NamedTuple):
     """Checked rows waiting to be written (``RowChecks.take``)."""
 
-    #: New recipients, in file order.
+    #: New recipients, in file order (from a ``RowChecks`` without a merger: every row kept,
+    #: not yet merged).
     new: list[Pending]
     #: Recipients whose address was probably written in an earlier chunk, by address: the
     #: writer merges each into the stored one, or (the filter's false "seen") stores it and
@@ -792,12 +824,10 @@ class Chunk(NamedTuple):
 
 
 class Summary(NamedTuple):
-    """The file after its last row (``check_rows``). ``imported`` and ``merged`` leave out the
-    ``later`` rows of every chunk, which the writer counts."""
+    """The file after its last row (``check_rows``). The rows not rejected were kept (the
+    merger counts them as imported or merged)."""
 
     rows: int
-    imported: int
-    merged: int
     rejected: int
     #: Bytes of the file read, the header included.
     bytes_read: int
@@ -826,8 +856,6 @@ def check_rows(
     write(checks.take())
     return Summary(
         rows=checks.rows,
-        imported=checks.imported,
-        merged=checks.merged,
         rejected=checks.rejected,
         bytes_read=lines.bytes_read,
         unclosed=unclosed,
