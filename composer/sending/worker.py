@@ -105,6 +105,9 @@ class Dispatcher:
         #: batch would cost more than sending it.
         self._content: dict[int, tuple[Callable[[str], CohortContent], float]] = {}
         self.recheck_seconds = 30.0
+        # One check at a time: threads sharing this dispatcher wait for the check under way
+        # rather than each repeating it (at a million recipients, over a second each).
+        self._content_lock = threading.Lock()
 
     def work_once(self) -> bool:
         """Dispatch one batch for each running run; True when anything was sent."""
@@ -144,18 +147,22 @@ class Dispatcher:
             return None
         cached = self._content.get(run_id)
         try:
-            if cached is None or time.monotonic() - cached[1] > self.recheck_seconds:
-                cached = (
-                    content_for_run(
-                        session,
-                        run,
-                        config=self.app.config,
-                        catalogue=self.app.extensions["composer.catalogue"],
-                        today=date.today(),
-                    ),
-                    time.monotonic(),
-                )
-                self._content[run_id] = cached
+            if self._stale(cached):
+                with self._content_lock:
+                    cached = self._content.get(run_id)
+                    if self._stale(cached):
+                        cached = (
+                            content_for_run(
+                                session,
+                                run,
+                                config=self.app.config,
+                                catalogue=self.app.extensions["composer.catalogue"],
+                                today=date.today(),
+                            ),
+                            time.monotonic(),
+                        )
+                        self._content[run_id] = cached
+            assert cached is not None
             content = cached[0]
         except approval.ApprovalError as exc:
             session.rollback()
@@ -166,6 +173,9 @@ class Dispatcher:
                 session.commit()
             return None
         return outbox.dispatch_once(session, gateway, run_id, content, settings, worker=self.name)
+
+    def _stale(self, cached: tuple[Callable[[str], CohortContent], float] | None) -> bool:
+        return cached is None or time.monotonic() - cached[1] > self.recheck_seconds
 
 
 class InProcessWorker(Dispatcher):

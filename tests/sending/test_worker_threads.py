@@ -12,6 +12,7 @@ from flask import Flask
 
 from composer.extensions import db
 from composer.models import Delivery, SendRun
+from composer.sending import worker
 from composer.sending.worker import InProcessWorker
 from composer.web.sending import worker_for
 from tests.sending.fake_sendgrid import Fault, Reply, running
@@ -98,3 +99,31 @@ def test_stop_ends_every_thread(app: Flask) -> None:
     assert len(alive) == 4
     sender.stop(timeout=10)
     assert not any(t.is_alive() for t in alive)
+
+
+def test_threads_check_the_approval_once_between_them(
+    app: Flask, users: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rebuilding the bundle to check it against the approval takes over a second at a
+    # million recipients: the second thread waits for the first's check rather than repeat it.
+    checks: list[int] = []
+    real = worker.content_for_run
+
+    def slow_check(*args: object, **kwargs: object) -> object:
+        checks.append(1)
+        time.sleep(0.5)  # both threads ask while it runs
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker, "content_for_run", slow_check)
+    with running() as fake:
+        fake.replies.extend(Reply(202, delay=0.1) for _ in range(8))
+        run_id = _start(app, users, fake.url, threads=2)
+        sender = worker_for(app, idle_seconds=0.05)
+        sender.wake()
+        try:
+            assert _finished(app, run_id), "the send did not finish"
+        finally:
+            sender.stop()
+        assert fake.stats["max_in_flight"] == 2  # both threads sent
+        assert len(fake.accepted) == 40
+    assert len(checks) == 1
