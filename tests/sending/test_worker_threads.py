@@ -44,6 +44,17 @@ def _finished(app: Flask, run_id: int, seconds: float = 60) -> bool:
     return False
 
 
+def _send_to_end(app: Flask, run_id: int, *, idle_seconds: float = 1.0) -> InProcessWorker:
+    """Start the app's sender, wait for the run to finish, stop the sender."""
+    sender = worker_for(app, idle_seconds=idle_seconds)
+    sender.wake()
+    try:
+        assert _finished(app, run_id), "the send did not finish"
+    finally:
+        sender.stop()
+    return sender
+
+
 def test_three_threads_keep_batches_in_flight_and_send_everyone_once(
     app: Flask, users: dict[str, int]
 ) -> None:
@@ -51,13 +62,7 @@ def test_three_threads_keep_batches_in_flight_and_send_everyone_once(
         # Each answer takes a while, as SendGrid's do: the other threads send meanwhile.
         fake.replies.extend(Reply(202, delay=0.3) for _ in range(8))
         run_id = _start(app, users, fake.url, threads=3)
-        sender = worker_for(app)
-        assert sender.threads == 3
-        sender.wake()
-        try:
-            assert _finished(app, run_id), "the send did not finish"
-        finally:
-            sender.stop()
+        assert _send_to_end(app, run_id).threads == 3
         assert fake.stats["max_in_flight"] >= 2
         assert fake.stats["max_in_flight"] <= 3
         counts = Counter(a.email for a in fake.accepted)
@@ -75,12 +80,7 @@ def test_threads_with_faults_still_send_everyone_once(app: Flask, users: dict[st
         fake.fault(Fault.SERVER_ERROR, Fault.RATE_LIMITED, Fault.RESET_BEFORE)
         app.config["SEND_DOUBT_WINDOW_SECONDS"] = 1
         run_id = _start(app, users, fake.url, threads=2)
-        sender = worker_for(app, idle_seconds=0.1)
-        sender.wake()
-        try:
-            assert _finished(app, run_id), "the send did not finish"
-        finally:
-            sender.stop()
+        _send_to_end(app, run_id, idle_seconds=0.1)
         counts = Counter(a.email for a in fake.accepted)
     assert len(counts) == 40
     assert set(counts.values()) == {1}
@@ -118,12 +118,7 @@ def test_threads_check_the_approval_once_between_them(
     with running() as fake:
         fake.replies.extend(Reply(202, delay=0.1) for _ in range(8))
         run_id = _start(app, users, fake.url, threads=2)
-        sender = worker_for(app, idle_seconds=0.05)
-        sender.wake()
-        try:
-            assert _finished(app, run_id), "the send did not finish"
-        finally:
-            sender.stop()
+        _send_to_end(app, run_id, idle_seconds=0.05)
         assert fake.stats["max_in_flight"] == 2  # both threads sent
         assert len(fake.accepted) == 40
     assert len(checks) == 1
