@@ -61,6 +61,8 @@ from composer.sending.rows import (
     _CATEGORIES,
     _SOURCE_ROWS,
     COLUMNS,
+    SAVE_AS,
+    UNSAFE,
     Chunk,
     ImportRefused,
     Lines,
@@ -74,8 +76,6 @@ from composer.sending.rows import (
     pick_delimiter,
     read_header,
 )
-from composer.sending.rows import _SAVE_AS as SAVE_AS
-from composer.sending.rows import _UNSAFE as UNSAFE
 
 __all__ = [
     "COLUMNS",

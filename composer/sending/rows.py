@@ -73,7 +73,7 @@ MAX_EMAIL: Final = 254
 # Characters merge.Recipient refuses (Unicode categories Cc, Zl and Zp, exactly), as one regex:
 # checking a value this way is ten times faster than asking unicodedata about each character.
 # tests/sending/test_recipients.py keeps the two in step.
-_UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ASCII_DOMAIN: Final = re.compile(r"[A-Za-z0-9.-]+\Z")
 _ASCII_UPPER: Final = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 _LANGUAGE: Final = re.compile(
@@ -82,7 +82,7 @@ _LANGUAGE: Final = re.compile(
 _TWO_LETTERS: Final = re.compile(r"[A-Za-z]{2}\Z")
 _DELIMITERS: Final = (",", ";", "\t")
 _UTF16_BOMS: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_SAVE_AS: Final = (
+SAVE_AS: Final = (
     "Save it as UTF-8: in Excel choose File, Save As, “CSV UTF-8 (Comma delimited)”; in "
     "LibreOffice or Numbers, export as CSV with the UTF-8 character set."
 )
@@ -164,7 +164,7 @@ class Lines:
         if raw.startswith(_UTF16_BOMS) or b"\x00" in raw:
             raise ImportRefused(
                 "The file is UTF-16 text (Excel's “Unicode Text”), not CSV in UTF-8. "
-                f"{_SAVE_AS} Nothing was imported."
+                f"{SAVE_AS} Nothing was imported."
             )
         raw = raw.removeprefix(codecs.BOM_UTF8)
         if overlong:
@@ -172,7 +172,7 @@ class Lines:
             if b"\r" in raw:
                 endings = (
                     " It seems to end its lines with a carriage return only (old Mac files): "
-                    f"{_SAVE_AS}"
+                    f"{SAVE_AS}"
                 )
             raise ImportRefused(
                 f"The first line is longer than {MAX_LINE_BYTES // 1024} KB; it should name "
@@ -231,7 +231,7 @@ class Lines:
             raise ImportRefused(
                 f"The file is not UTF-8 text: line {self.line} has the byte 0x{bad:02X} at "
                 f"character {column}, which UTF-8 does not allow there. The file was probably "
-                f"saved as Latin-1 or Windows-1252. {_SAVE_AS} Nothing was imported."
+                f"saved as Latin-1 or Windows-1252. {SAVE_AS} Nothing was imported."
             ) from None
 
 
@@ -290,7 +290,7 @@ class RowChecker:
     @staticmethod
     def text(value: str, field: str) -> str | None:
         """The problem with a name, reference or address line, or None."""
-        if len(value) <= MAX_TEXT and not _UNSAFE.search(value):
+        if len(value) <= MAX_TEXT and not UNSAFE.search(value):
             return None
         try:
             if field == "first_name":
@@ -319,7 +319,7 @@ class RowChecker:
             # already accepted in this import (the test suite checks the two agree).
             normalized = local + "@" + normal_domain
         else:
-            if len(value) > MAX_EMAIL or _UNSAFE.search(value):
+            if len(value) > MAX_EMAIL or UNSAFE.search(value):
                 return "", self.text_email_problem(value)
             try:
                 result = validate_email(value, check_deliverability=False)
@@ -708,7 +708,7 @@ class RowChecks:
                 problems.append((name["email"], problem, raw_email))
         texts = values[1:10]
         joined = "".join(texts)
-        if _UNSAFE.search(joined) or (len(joined) > MAX_TEXT and max(map(len, texts)) > MAX_TEXT):
+        if UNSAFE.search(joined) or (len(joined) > MAX_TEXT and max(map(len, texts)) > MAX_TEXT):
             for column, field, text in zip(_TEXT_COLUMNS, _TEXT_FIELDS, texts, strict=True):
                 if text and (problem := checker.text(text, field)):
                     problems.append((name[column], problem, text))
