@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -99,6 +100,36 @@ def cohorts(session: Session, recipient_list: RecipientList) -> list[Cohort]:
     return sorted(found, key=lambda c: (-c.recipients, c.key))
 
 
+#: Cohorts already counted, by list digest (``RecipientList.digest``), newest last. The digest
+#: covers every value a cohort is made of (country, US state, data categories, and whether
+#: there is an email address) for every recipient, so the same digest means the same cohorts;
+#: and a list's rows are written once, by its import, and only blanked by the purge, which
+#: takes the list out of ``latest_list``. Counting them again is a scan of the whole list (over
+#: a second at a million recipients) that the sender repeats with each approval check.
+_COUNTED: OrderedDict[str, tuple[Cohort, ...]] = OrderedDict()
+_COUNTED_KEPT = 16
+_COUNTED_LOCK = threading.Lock()
+
+
+def list_cohorts(session: Session, recipient_list: RecipientList) -> tuple[Cohort, ...]:
+    """``cohorts`` of a list, counted once per list digest (a list still being imported, with
+    no digest yet, is counted each time)."""
+    digest = recipient_list.digest
+    if not digest:
+        return tuple(cohorts(session, recipient_list))
+    with _COUNTED_LOCK:
+        known = _COUNTED.get(digest)
+        if known is not None:
+            _COUNTED.move_to_end(digest)
+            return known
+    counted = tuple(cohorts(session, recipient_list))
+    with _COUNTED_LOCK:
+        _COUNTED[digest] = counted
+        while len(_COUNTED) > _COUNTED_KEPT:
+            _COUNTED.popitem(last=False)
+    return counted
+
+
 def place_name(cohort: Cohort, catalogue: Catalogue) -> str:
     countries: Mapping[str, str] = {p.code: p.name for p in catalogue.places.countries}
     states: Mapping[str, str] = {p.code: p.name for p in catalogue.places.us_states}
@@ -133,5 +164,5 @@ def variants_for(
     found = latest_list(session, incident)
     if found is None:
         return None, None
-    specs = tuple(variant_spec(c, catalogue) for c in cohorts(session, found))
+    specs = tuple(variant_spec(c, catalogue) for c in list_cohorts(session, found))
     return specs, found.digest

@@ -189,3 +189,33 @@ def test_recipients_uploaded_after_approval_refuse_sending(world: World) -> None
     changes = refused.value.changes
     assert "the recipient list" in changes
     assert any("Massachusetts, United States" in c and "legal has not seen" in c for c in changes)
+
+
+def test_a_lists_cohorts_are_counted_once_for_its_digest(world: World) -> None:
+    # The sender rebuilds the bundle every 30 s: at a million recipients each count is a scan
+    # of the whole list. The digest covers every value a cohort is made of, so one is enough.
+    counts: list[str] = []
+
+    def count_scans(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "GROUP BY recipient.country" in statement:
+            counts.append(statement)
+
+    engine = world.session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count_scans)
+    try:
+        world.upload(CSV.replace("@example.com", "@once.example.com"))
+        first, second = world.bundle(), world.bundle()
+        assert len(counts) == 1
+        assert first.sha256 == second.sha256
+        assert [v.spec.audience for v in second.variants] == ["2 recipients"] + ["1 recipient"] * 3
+        # A new list (one more recipient in Massachusetts) is counted, and its variants say so.
+        world.upload(
+            CSV.replace("@example.com", "@once.example.com")
+            + "g@once.example.com,Gus,US,MA,email;password-hashed\n"
+        )
+        third = world.bundle()
+        assert len(counts) == 2
+        assert third.variants[0].spec.audience == "3 recipients"
+        assert third.sha256 != second.sha256
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count_scans)
