@@ -21,7 +21,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, data files, extensions, blueprints and commands.
 
     Configuration comes from ``Defaults``, then ``COMPOSER_*`` environment variables, then
-    ``config``. Refuses to start (``DataFileError``) if a checklist data file is invalid.
+    ``config``. Refuses to start (``DataFileError``) if a checklist data file is invalid, and
+    (``ValueError``) if ``SEND_THREADS`` is not a whole number of at least 1.
     """
     app = Flask(
         __name__,
@@ -33,6 +34,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("COMPOSER")
     if config:
         app.config.update(config)
+    threads = app.config["SEND_THREADS"]
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        # Found now rather than when the first send starts its worker.
+        raise ValueError(
+            f"SEND_THREADS must be a whole number of 1 or more (batches in flight per sending "
+            f"worker); it is {threads!r}."
+        )
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["SECRET_KEY"]:

@@ -90,7 +90,7 @@ def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
         letters=lambda: render_pending_letters(app),
         housekeeping=lambda: purge_due(app),
         housekeeping_seconds=float(app.config.get("RECIPIENT_PURGE_EVERY_SECONDS") or 3600),
-        threads=int(app.config.get("SEND_THREADS") or 1),
+        threads=int(app.config["SEND_THREADS"]),
     )
 
 

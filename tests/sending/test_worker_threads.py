@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from composer import create_app
 from composer.extensions import db
 from composer.models import Delivery, SendRun
 from composer.sending import worker
 from composer.sending.worker import InProcessWorker
 from composer.web.sending import worker_for
+from tests.conftest import base_config
 from tests.sending.fake_sendgrid import Fault, Reply, running
 from tests.sending.scenario import started_run
 
@@ -89,6 +92,22 @@ def test_threads_with_faults_still_send_everyone_once(app: Flask, users: dict[st
 def test_a_worker_needs_at_least_one_thread(app: Flask) -> None:
     with pytest.raises(ValueError, match="SEND_THREADS"):
         InProcessWorker(app, lambda: None, lambda: None, threads=0)  # type: ignore[arg-type,return-value]
+
+
+@pytest.mark.parametrize("threads", [0, -1, "four", 1.5, True])
+def test_the_app_refuses_to_start_with_a_bad_thread_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: object
+) -> None:
+    # Found when the app starts, not as a failed send: 0 used to become 1 without a word.
+    config = base_config(tmp_path, f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with pytest.raises(ValueError, match=r"SEND_THREADS must be a whole number of 1 or more"):
+        create_app({**config, "SEND_THREADS": threads})
+    # From the environment, as an operator would set it.
+    monkeypatch.setenv("COMPOSER_SEND_THREADS", "0")
+    with pytest.raises(ValueError, match=r"it is 0\."):
+        create_app(config)
+    monkeypatch.setenv("COMPOSER_SEND_THREADS", "3")
+    assert create_app(config).config["SEND_THREADS"] == 3
 
 
 def test_stop_ends_every_thread(app: Flask) -> None:
