@@ -308,8 +308,8 @@ def _catalogue() -> Any:
     help="Letters per PDF (default: LETTER_BATCH_SIZE).",
 )
 def letters_prepare_command(run_id: int, batch_size: int | None) -> None:
-    """Put everyone in send RUN_ID who needs a letter (no email address, bounced, dropped) and
-    is in no letter batch yet into new batches."""
+    """Put everyone in send RUN_ID who needs a letter (no email address, bounced, dropped,
+    address refused) and is in no letter batch yet into new batches."""
     from sqlalchemy.exc import IntegrityError
 
     from composer.models import SendRun

@@ -37,6 +37,9 @@ class LetterReason(enum.StrEnum):
     POST = "post"
     BOUNCED = "bounced"
     DROPPED = "dropped"
+    #: The address was refused before sending (SendGrid's 400 named it, or the batch's own
+    #: check did): the email never left.
+    INVALID = "invalid"
 
 
 class LetterBatch(Base):

@@ -1,9 +1,9 @@
 """Postal letters: the notice on paper for the recipients of a send run email cannot reach.
 
 Who gets a letter: every delivery of the run in state ``post`` (no email address), ``bounced``
-or ``dropped`` (the Event Webhook said the email did not arrive) whose recipient has a postal
-address, and that is not in a letter batch yet. Accepted, delivered and refused (``invalid``)
-deliveries get none.
+or ``dropped`` (the Event Webhook said the email did not arrive) or ``invalid`` (the address was
+refused, so no email was sent) whose recipient has a postal address, and that is not in a
+letter batch yet. Accepted and delivered deliveries get none.
 
 1. :func:`prepare` puts them, in delivery order, into :class:`LetterBatch` es of up to
    ``batch_size`` letters. A delivery is put in at most one batch, ever: the unique index on
@@ -66,6 +66,7 @@ REASON_WORDS: Final[Mapping[str, str]] = {
     LetterReason.POST.value: "no email address",
     LetterReason.BOUNCED.value: "email bounced",
     LetterReason.DROPPED.value: "email dropped",
+    LetterReason.INVALID.value: "email refused",
 }
 NEEDS_LETTER: Final = tuple(REASON_WORDS)
 #: Letters per batch (one PDF) unless the caller says otherwise: see docs/postal.md.
@@ -106,13 +107,13 @@ class LettersRefused(ValueError):
 class LetterNeeds:
     """How many of a run's recipients need a letter, and where they are."""
 
-    #: Deliveries in each state that needs a letter ("post", "bounced", "dropped").
+    #: Deliveries in each state that needs a letter ("post", "bounced", "dropped", "invalid").
     by_reason: Mapping[str, int]
     #: Of those, already in a letter batch.
     prepared: int
     #: Not in a batch yet and with a postal address, by reason: the next prepare takes them.
     to_prepare: Mapping[str, int]
-    #: Bounced or dropped with no postal address: they cannot be sent a letter.
+    #: Bounced, dropped or refused with no postal address: they cannot be sent a letter.
     no_address: int
 
     @property

@@ -58,7 +58,14 @@ LONG_BODY = (
 )
 
 #: Last names of the people who get a letter, in delivery (and so letter) order.
-LETTER_PEOPLE = ["Quiller", "Framewright", "Postlethwaite", "<script>alert(1)</script>", "Bostwick"]
+LETTER_PEOPLE = [
+    "Quiller",
+    "Framewright",
+    "Roebuck",
+    "Postlethwaite",
+    "<script>alert(1)</script>",
+    "Bostwick",
+]
 
 
 @pytest.fixture
@@ -119,36 +126,38 @@ def manifest_rows(batch: LetterBatch) -> list[dict[str, str]]:
 # Who gets a letter -----------------------------------------------------------------------------
 
 
-def test_post_bounced_and_dropped_get_a_letter_and_nobody_else(sent: Sent) -> None:
+def test_post_bounced_dropped_and_refused_get_a_letter_and_nobody_else(sent: Sent) -> None:
     needs = postal.needs(db.session(), run_of(sent))
-    assert needs.by_reason == {"post": 3, "bounced": 2, "dropped": 1}
-    assert needs.to_prepare == {"post": 3, "bounced": 1, "dropped": 1}
+    assert needs.by_reason == {"post": 3, "bounced": 2, "dropped": 1, "invalid": 1}
+    assert needs.to_prepare == {"post": 3, "bounced": 1, "dropped": 1, "invalid": 1}
     assert needs.no_address == 1  # Hepzibah bounced, and has no postal address
     assert needs.prepared == 0
 
     prepared = prepare(sent)
-    assert prepared.letters == 5
-    assert prepared.by_reason == {"post": 3, "bounced": 1, "dropped": 1}
+    assert prepared.letters == 6
+    assert prepared.by_reason == {"post": 3, "bounced": 1, "dropped": 1, "invalid": 1}
     (batch_id,) = prepared.batch_ids
     assert letters_in(batch_id) == [
         ("Quiller", "bounced"),
         ("Framewright", "dropped"),
+        # The gateway refused Ignatius's address, so no email left: the letter is the notice.
+        ("Roebuck", "invalid"),
         ("Postlethwaite", "post"),
         ("<script>alert(1)</script>", "post"),
         ("Bostwick", "post"),
     ]
-    # Delivered, accepted, refused and address-less recipients have no letter.
+    # Delivered, accepted and address-less recipients have no letter.
     lettered = set(db.session.scalars(sa.select(Letter.delivery_id)))
-    for who in ("Plumtree", "Vanebridge", "Roebuck", "Noxworth"):
+    for who in ("Plumtree", "Vanebridge", "Noxworth"):
         assert delivery_of(who).id not in lettered, who
     after = postal.needs(db.session(), run_of(sent))
-    assert after.prepared == 5
+    assert after.prepared == 6
     assert after.waiting == 0
 
 
 def test_nobody_is_put_in_two_batches(sent: Sent) -> None:
     first = prepare(sent, batch_size=2)
-    assert [b.size for b in postal.batches(db.session(), run_of(sent))] == [2, 2, 1]
+    assert [b.size for b in postal.batches(db.session(), run_of(sent))] == [2, 2, 2]
     assert [b.number for b in postal.batches(db.session(), run_of(sent))] == [1, 2, 3]
     events = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
 
@@ -181,7 +190,7 @@ def test_a_bounce_after_prepare_goes_into_a_new_batch(sent: Sent) -> None:
     (batch_id,) = later.batch_ids
     assert letters_in(batch_id) == [("Vanebridge", "bounced")]
     assert [b.number for b in postal.batches(db.session(), run_of(sent))] == [1, 2]
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Letter)) == 6
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Letter)) == 7
 
 
 def test_a_cancelled_send_gets_no_letters(sent: Sent) -> None:
@@ -210,10 +219,11 @@ def test_one_pdf_with_each_letter_on_its_own_pages_and_a_matching_manifest(
         assert batch.manifest_sha256 == hashlib.sha256(batch.manifest or b"").hexdigest()
         assert batch.print_date is not None
         rows = manifest_rows(batch)
-        assert [r["sequence"] for r in rows] == ["1", "2", "3", "4", "5"]
+        assert [r["sequence"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
         assert [r["why_by_post"] for r in rows] == [
             "email bounced",
             "email dropped",
+            "email refused",
             "no email address",
             "no email address",
             "no email address",
@@ -225,12 +235,13 @@ def test_one_pdf_with_each_letter_on_its_own_pages_and_a_matching_manifest(
             ("5", "2"),
             ("7", "2"),
             ("9", "2"),
+            ("11", "2"),
         ]
-        assert batch.pages == 10
+        assert batch.pages == 12
         info = subprocess.run(
             ["pdfinfo", "-"], input=batch.pdf, capture_output=True, check=True
         ).stdout.decode()
-        assert "Pages:           10" in info
+        assert "Pages:           12" in info
         assert "Tagged:          yes" in info
         date_text = f"{batch.print_date.day} {batch.print_date:%B %Y}"
         stored = {
@@ -256,7 +267,7 @@ def test_one_pdf_with_each_letter_on_its_own_pages_and_a_matching_manifest(
         assert event is not None
         assert event.after is not None
         assert event.after["pdf_sha256"] == batch.pdf_sha256
-        assert event.after["letters"] == 5
+        assert event.after["letters"] == 6
         for name in LETTER_PEOPLE:
             assert name not in str(event.after)
 
@@ -267,7 +278,7 @@ def test_hostile_values_are_text_in_the_pdf_and_data_in_the_manifest(
     prepare(sent)
     (batch,) = render_all(app)
     assert batch.pdf is not None
-    row = manifest_rows(batch)[3]
+    row = manifest_rows(batch)[4]
     text = " ".join(pages_text(batch.pdf, int(row["first_page"]), int(row["first_page"])).split())
     # Printed as typed: markup is not markup, the file URL is not read, the formula is text.
     assert "Dear =cmd|' /C calc'!A0," in text
@@ -407,7 +418,7 @@ def test_a_line_break_in_stored_data_refuses_the_batch_without_quoting_it(
     (batch,) = render_all(app)
     assert batch.state == "failed"
     assert batch.error is not None
-    assert "Letter 3 (delivery" in batch.error
+    assert "Letter 4 (delivery" in batch.error
     assert "line break" in batch.error
     assert "Injected" not in batch.error
 
@@ -460,7 +471,8 @@ def test_the_cli_prepares_renders_and_exports(
 
     result = invoke("letters", "prepare", str(sent.run_id), "--batch-size", "3")
     assert result.exit_code == 0, result.output
-    assert "Prepared 5 letters in 2 batches" in result.output
+    assert "Prepared 6 letters in 2 batches" in result.output
+    assert "1 email refused" in result.output
     result = invoke("letters", "render", "--all")
     assert result.exit_code == 0, result.output
     assert result.output.count("letters a second") == 2
@@ -491,4 +503,4 @@ def test_a_scheduled_send_gets_letters_once_it_has_started(sent: Sent) -> None:
         prepare(sent)
     run.state = "running"
     db.session.commit()
-    assert prepare(sent).letters == 5
+    assert prepare(sent).letters == 6

@@ -57,7 +57,12 @@ def test_everyone_sees_the_counts_only_admins_prepare(app: Flask, sent: Sent) ->
         assert 'data-reason="post">3<' in page
         assert 'data-reason="bounced">2<' in page
         assert 'data-reason="dropped">1<' in page
-        assert "1 recipient whose email bounced or was dropped has no postal address" in page
+        assert 'data-reason="invalid">1<' in page
+        assert "Email refused" in page
+        assert (
+            "1 recipient whose email bounced, was dropped or was refused has no postal address"
+            in page
+        )
         assert "Prepare letters" not in page
         assert client.post(letters_url(sent), data={"csrf_token": token}).status_code == 403
     with app.app_context():
@@ -70,7 +75,7 @@ def test_everyone_sees_the_counts_only_admins_prepare(app: Flask, sent: Sent) ->
     admin = app.test_client()
     sign_in(admin, "admin")
     page = admin.get(letters_url(sent)).get_data(as_text=True)
-    assert "Prepare letters for 5 recipients" in page
+    assert "Prepare letters for 6 recipients" in page
 
 
 def test_admin_prepares_and_downloads_and_others_cannot(app: Flask, sent: Sent) -> None:
@@ -78,7 +83,7 @@ def test_admin_prepares_and_downloads_and_others_cannot(app: Flask, sent: Sent) 
     token = sign_in(client, "admin")
     response = client.post(letters_url(sent), data={"csrf_token": token}, follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert "Prepared 5 letters in 1 batch" in page
+    assert "Prepared 6 letters in 1 batch" in page
     assert 'data-state="waiting"' in page
     assert 'http-equiv="refresh"' in page  # the page follows progress while batches render
     assert render_pending_letters(app)
@@ -102,7 +107,11 @@ def test_admin_prepares_and_downloads_and_others_cannot(app: Flask, sent: Sent) 
     response = client.get(csv_url)
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert [r["why_by_post"] for r in rows][:2] == ["email bounced", "email dropped"]
+    assert [r["why_by_post"] for r in rows][:3] == [
+        "email bounced",
+        "email dropped",
+        "email refused",
+    ]
     with app.app_context():
         downloads = db.session.scalars(
             sa.select(AuditEvent).where(AuditEvent.action == "letters.downloaded")
