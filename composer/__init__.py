@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +14,21 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from composer.config import Defaults
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from composer.resources import CHECKLISTS_DIR, STATIC_DIR, TEMPLATES_DIR
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, data files, extensions, blueprints and commands.
 
     Configuration comes from ``Defaults``, then ``COMPOSER_*`` environment variables, then
-    ``config``. Refuses to start (``DataFileError``) if a checklist data file is invalid, and
-    (``ValueError``) if ``SEND_THREADS`` is not a whole number of at least 1.
+    ``config``. Refuses to start (``DataFileError``) if a checklist data file is invalid,
+    (``ValueError``) if ``SEND_THREADS`` is not a whole number of at least 1, and
+    (``MissingExtra``) if a setting needs an optional extra that is not installed.
     """
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
         instance_relative_config=True,
     )
     app.config.from_object(Defaults)
@@ -41,6 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             f"SEND_THREADS must be a whole number of 1 or more (batches in flight per sending "
             f"worker); it is {threads!r}."
         )
+
+    _check_extras(app.config)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["SECRET_KEY"]:
@@ -56,7 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from composer import cli, extensions, web
     from composer.checklist import load_catalogue
 
-    checklists_dir = Path(app.config["CHECKLISTS_DIR"] or PROJECT_ROOT / "checklists")
+    checklists_dir = Path(app.config["CHECKLISTS_DIR"] or CHECKLISTS_DIR)
     app.extensions["composer.catalogue"] = load_catalogue(checklists_dir)
     app.extensions["composer.password_hasher"] = PasswordHasher(
         time_cost=int(app.config["PASSWORD_HASH_TIME_COST"]),
@@ -71,6 +74,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         celery_init_app(app)
     return app
+
+
+class MissingExtra(RuntimeError):
+    """A setting asks for something an optional extra of the package provides, and it is not
+    installed. The message names the setting and the command that installs the extra."""
+
+
+def _check_extras(config: Mapping[str, Any]) -> None:
+    """Found at start-up rather than at the first send or the first query."""
+    if config["SEND_WORKER"] == "celery" and find_spec("celery") is None:
+        raise MissingExtra(
+            "SEND_WORKER is 'celery' but Celery is not installed. Install the extra with "
+            "pip install 'notice-composer[celery]', or leave SEND_WORKER at 'inprocess'."
+        )
+    uri = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if uri.startswith(("postgresql+psycopg:", "postgresql+psycopg_async:")) and (
+        find_spec("psycopg") is None
+    ):
+        raise MissingExtra(
+            "SQLALCHEMY_DATABASE_URI is a PostgreSQL database but its driver, psycopg, is not "
+            "installed. Install the extra with pip install 'notice-composer[postgres]'."
+        )
 
 
 def _instance_secret(path: Path) -> str:

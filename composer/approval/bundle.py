@@ -17,15 +17,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
 from composer.checklist import Catalogue
 from composer.models import Incident, NoticeVersion
-from composer.rendering.environment import STATIC_DIR, TEMPLATES_DIR
 from composer.rendering.merge import Recipient
 from composer.rendering.validation import NoticeText
+from composer.resources import data_dir
 
 #: Bumped when the way the bundle is made changes, so an old approval can never match by luck.
 BUNDLE_FORMAT: Final = 1
@@ -244,15 +245,23 @@ def _sha(text: str) -> str:
 
 def template_digests() -> dict[str, str]:
     """SHA-256 of each template and stylesheet in :data:`TEMPLATE_FILES`."""
-    root = TEMPLATES_DIR.parent
-    return {path: hashlib.sha256((root / path).read_bytes()).hexdigest() for path in TEMPLATE_FILES}
+    return {
+        path: hashlib.sha256(_data_file(path).read_bytes()).hexdigest() for path in TEMPLATE_FILES
+    }
+
+
+def _data_file(path: str) -> Path:
+    """``templates/...`` or ``static/...`` wherever this install keeps those folders."""
+    folder, _, rest = path.partition("/")
+    return data_dir(folder) / rest
 
 
 def logo_digest(logo: str | None) -> str:
     if not logo:
         return _sha("")
-    path = (STATIC_DIR / logo).resolve()
-    if not path.is_relative_to(STATIC_DIR.resolve()) or not path.is_file():
+    static = data_dir("static").resolve()
+    path = (static / logo).resolve()
+    if not path.is_relative_to(static) or not path.is_file():
         return _sha(f"missing:{logo}")
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-#: The repository root: ``templates/`` and ``static/`` are beside the ``composer`` package.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-#: The only directory the PDF renderer may read resources from (see ``pdf.StaticOnlyFetcher``).
-STATIC_DIR = PROJECT_ROOT / "static"
+from composer.resources import STATIC_DIR, TEMPLATES_DIR  # templates/, static/notices/
 
 
 @functools.cache

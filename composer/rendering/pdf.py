@@ -40,18 +40,14 @@ from weasyprint.urls import (  # type: ignore[import-untyped]
     path2url,
 )
 
-from composer.rendering.environment import (
-    STATIC_DIR,
-    checked_lang,
-    notice_css,
-    notice_environment,
-)
+from composer.rendering.environment import checked_lang, notice_css, notice_environment
 from composer.rendering.errors import RenderError, RenderTimeout, ResourceRefused
 from composer.rendering.markdown import markdown_to_html
 from composer.rendering.merge import FieldSlots, Recipient
 from composer.rendering.page import long_date
 from composer.rendering.validation import NoticeText, validate_draft
 from composer.rendering.worker import run_with_time_limit
+from composer.resources import STATIC_DIR
 
 #: Seconds a PDF render may take before its process is killed.
 DEFAULT_TIMEOUT: Final = 20.0

@@ -31,10 +31,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 from composer.rendering.errors import RenderError, RenderTimeout, ResourceRefused
+from composer.resources import IMPORT_ROOT
 
 #: Modules a worker imports (and warms up, through their ``warm_up()``) before its first job.
 PRELOAD: Final = ("composer.rendering.pdf",)
@@ -45,7 +45,6 @@ MAX_JOBS_PER_WORKER: Final = 200
 #: Idle workers kept per process; more are started when more renders run at once.
 MAX_IDLE_WORKERS: Final = 2
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _HEADER = 8
 
 T = TypeVar("T")
@@ -67,7 +66,7 @@ class _Worker:
     def __init__(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+            p for p in (str(IMPORT_ROOT), env.get("PYTHONPATH", "")) if p
         )
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
             [sys.executable, "-m", "composer.rendering.worker", *PRELOAD],

@@ -37,9 +37,9 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Final
 
+from composer.resources import IMPORT_ROOT
 from composer.sending.rows import (
     Chunk,
     Header,
@@ -52,9 +52,6 @@ from composer.sending.rows import (
     check_rows,
 )
 
-#: The directory holding the ``composer`` package, put on the child's import path so it finds
-#: the same code whatever the working directory.
-_PROJECT: Final = Path(__file__).resolve().parents[2]
 #: What the child runs: ``main`` below, with the two pipes' file descriptors as arguments.
 _CHILD: Final = (
     "import sys; from composer.sending.row_process import main; sys.exit(main(sys.argv[1:]))"
@@ -97,7 +94,7 @@ def check_rows_elsewhere(
     to_child_read, to_child_write = os.pipe()
     from_child_read, from_child_write = os.pipe()
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_ROOT), env.get("PYTHONPATH")]))
     try:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             # -P: the working directory is not put on the import path (a stray composer.py

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from composer import PROJECT_ROOT
 from composer.checklist import Evaluation, load_catalogue, parse, raw_from_form
 from composer.checklist.answers import parse_count
+from tests.paths import REPO_ROOT
 
-CAT = load_catalogue(PROJECT_ROOT / "checklists")
+CAT = load_catalogue(REPO_ROOT / "checklists")
 TODAY = date(2026, 11, 23)
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from composer import PROJECT_ROOT, create_app
+from composer import create_app
 from composer.checklist import DataFileError, load_catalogue
+from tests.paths import REPO_ROOT
 
-DATA = PROJECT_ROOT / "checklists"
+DATA = REPO_ROOT / "checklists"
 
 
 def test_shipped_data_loads() -> None:

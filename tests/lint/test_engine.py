@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from composer.lint.engine import LintConfig, Linter, merge_overlaps, paragraphs
 from composer.lint.findings import CATEGORIES, Finding
+from tests.paths import DEV_NOTICES
 
-DEV = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "dev" / "notices"
+DEV = DEV_NOTICES
 
 
 def body(name: str) -> str:

@@ -19,8 +19,9 @@ import yaml
 from composer.datafiles import DataFileError
 from composer.lint.factcheck import FactsError, check_against_facts, find_dates, load_words
 from composer.lint.findings import CATEGORIES, Finding
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 CATALOGUE = yaml.safe_load((ROOT / "checklists" / "data_categories.yaml").read_text("utf-8"))
 CATEGORY_DATA = {c["id"]: c for c in CATALOGUE["categories"]}
 #: The dev-set Play.com email (../shared/eval, next to the project).

@@ -16,9 +16,10 @@ import pytest
 from composer.lint.findings import CATEGORIES
 from composer.lint.nlp import ParagraphCache, load_pipeline, split_paragraphs
 from composer.lint.readability import Readability, readability, readability_findings
+from tests.paths import DEV_NOTICES, REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTICES = ROOT.parent / "shared" / "eval" / "dev" / "notices"
+ROOT = REPO_ROOT
+NOTICES = DEV_NOTICES
 
 PLAIN = (
     "On 3 May a criminal copied your name and email address from our supplier's system. "

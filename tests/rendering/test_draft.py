@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +28,10 @@ from composer.rendering.draft import (
     plain_advice,
     to_markdown,
 )
+from tests.paths import REPO_ROOT
 from tests.rendering.conftest import FACT_SETS, load_facts
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 CATALOGUE = load_catalogue(ROOT / "checklists")
 COMPANY = "Northwind Ltd"
 

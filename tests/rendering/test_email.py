@@ -10,9 +10,9 @@ import pytest
 
 from composer.rendering.draft import HEADINGS, Draft
 from composer.rendering.email import email_to_eml, prepare_email, render_email
-from composer.rendering.environment import STATIC_DIR
 from composer.rendering.errors import MergeFieldError, RecipientError, RenderError, SubjectError
 from composer.rendering.merge import Recipient
+from composer.resources import STATIC_DIR
 from tests.rendering.notice_samples import (
     COMPANY,
     HANDWRITTEN,

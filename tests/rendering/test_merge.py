@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from composer import PROJECT_ROOT
 from composer.rendering.errors import MergeFieldError, RecipientError
 from composer.rendering.merge import (
     LINT_IGNORE,
@@ -17,10 +16,11 @@ from composer.rendering.merge import (
     strip_lint_ignores,
     validate_merge_fields,
 )
+from tests.paths import REPO_ROOT
 
 
 def test_every_allowed_field_passes_and_is_documented() -> None:
-    doc = (PROJECT_ROOT / "docs" / "rendering.md").read_text(encoding="utf-8")
+    doc = (REPO_ROOT / "docs" / "rendering.md").read_text(encoding="utf-8")
     text = "\n".join(f"Line with {{{{ {name} }}}} and {{{{{name}}}}}." for name in MERGE_FIELDS)
     validate_merge_fields(text)
     assert merge_fields_in(text) == list(MERGE_FIELDS)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from composer import PROJECT_ROOT
 from composer.__main__ import main
 from composer.rendering.draft import HEADINGS
+from tests.paths import REPO_ROOT
 from tests.rendering.notice_samples import FACTS_DIR, pdf_text
 
 FACTS = str(FACTS_DIR / "supplier.json")
@@ -169,7 +169,7 @@ def test_python_dash_m_entry_point(draft_file: Path, tmp_path: Path) -> None:
             "-o",
             str(out),
         ],
-        cwd=PROJECT_ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,

@@ -72,6 +72,8 @@ from typing import IO, Any, Final, TypeGuard
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.paths import REPO_ROOT
+
 MAIL_SEND_PATH: Final = "/v3/mail/send"
 STATS_PATH: Final = "/__fake/stats"
 MAX_PERSONALIZATIONS: Final = 1000
@@ -84,7 +86,6 @@ SIGNATURE_HEADER: Final = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER: Final = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 _HELP: Final = "https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors"
-_REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 _ADDRESS: Final = re.compile(r"[^\s<>,;\"'@]+@(?:[^\s<>,;\"'@.]+\.)+[^\s<>,;\"'@.]+")
 _RECIPIENT_KINDS: Final = ("to", "cc", "bcc")
 _NO_ERRORS: Final[list[dict[str, Any]]] = []  # never appended to
@@ -930,7 +931,7 @@ def start_process(
         elif value is not False and value is not None:
             args += [flag, str(value)]
     with subprocess.Popen(
-        args, cwd=_REPO_ROOT, stdout=subprocess.PIPE, text=True, bufsize=1
+        args, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, bufsize=1
     ) as process:
         try:
             assert process.stdout is not None

@@ -30,6 +30,7 @@ from composer.extensions import db
 from composer.models import Delivery, DeliveryState, Role, RunState, SendRun, User
 from tests.browser.conftest import LiveServer
 from tests.conftest import make_user
+from tests.paths import REPO_ROOT
 from tests.sending.fake_sendgrid import (
     Accepted,
     acceptance_counts,
@@ -42,7 +43,7 @@ from tests.sending.fake_sendgrid import (
 from tests.sending.scenario import approved_send
 
 RECIPIENTS = 20_000
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 
 
 def people_csv(n: int) -> bytes:

@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from composer import PROJECT_ROOT
 from composer.extensions import db
 from composer.models import AuditEvent, Recipient, RecipientList
 from composer.sending import row_process
 from tests.conftest import csrf_token, sign_in
+from tests.paths import REPO_ROOT
 from tests.web.test_wizard import new_incident
 
 GOOD = (
@@ -312,7 +312,7 @@ def test_pages_keep_to_the_strict_content_security_policy(
 ) -> None:
     response = client.get(f"/incidents/{incident_id}/recipients")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-    for template in (PROJECT_ROOT / "templates" / "recipients").glob("*.html"):
+    for template in (REPO_ROOT / "templates" / "recipients").glob("*.html"):
         text = template.read_text()
         assert "style=" not in text, template
         assert "<script" not in text, template

@@ -1,0 +1,44 @@
+"""Celery and the PostgreSQL driver are optional extras: a setting that needs one that is not
+installed stops start-up with the command that installs it, instead of failing at the first
+send or query."""
+
+from __future__ import annotations
+
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+
+import pytest
+
+import composer
+from composer import MissingExtra, create_app
+from tests.conftest import base_config
+
+
+@pytest.fixture
+def without(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Module names that ``create_app`` will find missing."""
+    missing: set[str] = set()
+    real = composer.find_spec
+
+    def find_spec(name: str) -> ModuleSpec | None:
+        return None if name in missing else real(name)
+
+    monkeypatch.setattr(composer, "find_spec", find_spec)
+    return missing
+
+
+def test_celery_sender_without_celery_names_the_extra(without: set[str], tmp_path: Path) -> None:
+    without.add("celery")
+    config = {**base_config(tmp_path, f"sqlite:///{tmp_path}/a.db"), "SEND_WORKER": "celery"}
+    with pytest.raises(MissingExtra, match=r"pip install 'notice-composer\[celery\]'"):
+        create_app(config)
+    # The embedded default needs no Celery.
+    create_app({**config, "SEND_WORKER": "inprocess"})
+
+
+def test_postgresql_without_psycopg_names_the_extra(without: set[str], tmp_path: Path) -> None:
+    without.add("psycopg")
+    uri = "postgresql+psycopg://composer@127.0.0.1:9/composer"
+    with pytest.raises(MissingExtra, match=r"pip install 'notice-composer\[postgres\]'"):
+        create_app(base_config(tmp_path, uri))
+    create_app(base_config(tmp_path, f"sqlite:///{tmp_path}/a.db"))
