@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from composer.checklist import load_catalogue
 from tests.paths import REPO_ROOT
 
@@ -26,3 +30,26 @@ def test_the_readme_describes_the_sample_recipient_previews_use() -> None:
         ", ".join(SAMPLE_RECIPIENT.postal_address),
     ):
         assert value in readme, value
+
+
+#: A repository path in backticks: `composer/lint/syntax.py`, `tests/sending/fake_sendgrid.py`.
+_REPO_PATH = re.compile(
+    r"`((?:composer|tests|benchmarks|scripts|docs|requirements|templates|static|checklists)"
+    r"/[\w./-]*\w)`"
+)
+#: A Markdown link to a file: [text](target), without a scheme or a bare anchor.
+_LINK = re.compile(r"\]\(([^)#\s:]+)(?:#[^)\s]*)?\)")
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", *sorted(p.name for p in (REPO_ROOT / "docs").glob("*.md"))]
+)
+def test_the_docs_name_only_files_a_clone_has(page: str) -> None:
+    path = REPO_ROOT / page if page == "README.md" else REPO_ROOT / "docs" / page
+    text = path.read_text(encoding="utf-8")
+    assert "../shared" not in text, "names a file outside this repository"
+    prose = re.sub(r"```.*?```|`[^`\n]*`", "", text, flags=re.DOTALL)  # code is not a link
+    for target in _LINK.findall(prose):
+        assert (path.parent / target).exists(), f"{page} links to {target}, which is not here"
+    for target in _REPO_PATH.findall(text):
+        assert (REPO_ROOT / target).exists(), f"{page} names {target}, which is not here"

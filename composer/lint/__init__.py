@@ -4,8 +4,8 @@
     result = Linter.load().lint(text, facts=None)
     for finding in result.findings: ...
 
-The contract (categories, finding shape, command line) is ../shared/LINT.md; the rule
-catalogue is composer/lint/rules/*.yaml; docs/linter.md explains configuration.
+The contract (categories, finding shape, command line) and configuration are in docs/linter.md;
+the rule catalogue is composer/lint/rules/*.yaml.
 """
 
 from composer.lint.engine import LintConfig, Linter

@@ -40,6 +40,17 @@ Run it as a process (the crash test kills the sender, not this server)::
 
 It prints ``fake-sendgrid listening on http://127.0.0.1:<port>`` when ready, serves until
 SIGTERM or SIGINT, and ``GET /__fake/stats`` answers its counters as JSON.
+
+To try the app's sending end to end on one machine (README "Trying sending on one machine"),
+give it the app's webhook too: every accepted recipient is then reported back as SendGrid
+would, signed, a moment later: ``processed`` and ``delivered``, or ``bounce`` for an address
+whose local part starts with "bounce" (so the postal-letter path can be tried as well)::
+
+    python -m tests.sending.fake_sendgrid --port 8025 \\
+        --webhook http://127.0.0.1:5000/webhooks/sendgrid --webhook-key instance/fake-sendgrid.pem
+
+The key file is made on first use and kept, so the verification key it prints
+(``webhook public key: ...``) stays the same from one start to the next.
 """
 
 from __future__ import annotations
@@ -49,6 +60,8 @@ import base64
 import enum
 import itertools
 import json
+import os
+import queue
 import random
 import re
 import select
@@ -500,6 +513,8 @@ class FakeSendGrid:
         record: bool = True,
         count_key: str | None = "o",
         rate_limit_per_second: int | None = None,
+        webhook_url: str | None = None,
+        webhook_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
         #: Every request (method, path, headers, parsed body), when ``record`` is on.
         self.requests: list[Recorded] = []
@@ -525,7 +540,11 @@ class FakeSendGrid:
         if log_path is not None:
             # Closed by close(); append-only, one write and flush per accepted request.
             self._log = Path(log_path).open("a", encoding="utf-8")  # noqa: SIM115
-        self._webhook_key: ec.EllipticCurvePrivateKey | None = None
+        self._webhook_key = webhook_key
+        #: Where accepted recipients' events are posted (None: nowhere; tests post their own).
+        self.webhook_url = webhook_url
+        self._events: queue.Queue[list[Accepted]] = queue.Queue()
+        self._event_thread: threading.Thread | None = None
         self.server = _Server((host, port), _Handler)
         self.server.fake = self
         self.port = int(self.server.server_address[1])
@@ -539,13 +558,54 @@ class FakeSendGrid:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        self.start_events()
         return self
+
+    def start_events(self) -> None:
+        if self.webhook_url is not None and self._event_thread is None:
+            self._event_thread = threading.Thread(target=self._post_events_loop, daemon=True)
+            self._event_thread.start()
+
+    def _post_events_loop(self) -> None:
+        """Report accepted recipients to ``webhook_url``, a batch every half second."""
+        assert self.webhook_url is not None
+        while not self.stopping.is_set():
+            try:
+                batch = self._events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            time.sleep(0.5)  # collect what else was accepted meanwhile: fewer, larger posts
+            while not self._events.empty():
+                batch.extend(self._events.get_nowait())
+            bounced = [a for a in batch if a.email.lower().startswith("bounce")]
+            delivered = [a for a in batch if not a.email.lower().startswith("bounce")]
+            events = make_events(batch, "processed") + make_events(delivered, "delivered")
+            events += make_events(bounced, "bounce")
+            for attempt in range(5):
+                try:
+                    status = self.post_events(self.webhook_url, events)
+                except OSError as exc:
+                    status, reason = 0, str(exc)
+                else:
+                    reason = f"HTTP {status}"
+                if 200 <= status < 300:
+                    self._count("webhook_posts")
+                    break
+                print(
+                    f"fake-sendgrid: webhook post failed ({reason}), try {attempt + 1} of 5",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if self.stopping.wait(2.0):
+                    return
 
     def close(self) -> None:
         self.stopping.set()
         if self._thread is not None:
             self.server.shutdown()
             self._thread.join(5)
+        if self._event_thread is not None:
+            self._event_thread.join(5)
         self.server.server_close()
         with self._lock:
             if self._log is not None:
@@ -630,6 +690,8 @@ class FakeSendGrid:
                 self.counts.update(a.key(self.count_key) for a in recipients)
             self.stats["accepted_requests"] += 1
             self.stats["accepted_recipients"] += len(recipients)
+        if self.webhook_url is not None:
+            self._events.put(recipients)
 
     def _count(self, name: str) -> None:
         with self._lock:
@@ -849,6 +911,24 @@ def generate_webhook_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def load_webhook_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The signing key kept in ``path`` (PEM), made there (readable by its owner only) first."""
+    if not path.exists():
+        pem = generate_webhook_key().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise SystemExit(f"{path}: not an elliptic-curve private key")
+    return key
+
+
 def public_key_b64(private_key: ec.EllipticCurvePrivateKey) -> str:
     """The public half as SendGrid shows it: base64 of the DER SubjectPublicKeyInfo."""
     der = private_key.public_key().public_bytes(
@@ -974,6 +1054,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--record", action="store_true", help="also keep requests and counts in memory"
     )
+    parser.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="post signed events for accepted recipients here (the app's /webhooks/sendgrid)",
+    )
+    parser.add_argument(
+        "--webhook-key",
+        metavar="PEM",
+        type=Path,
+        help="the events' signing key, made there on first use (default: a new one each start)",
+    )
     options = parser.parse_args(argv)
     faults = Faults(
         p429=options.p429,
@@ -995,6 +1086,8 @@ def main(argv: list[str] | None = None) -> int:
         api_key=options.api_key,
         record=options.record,
         rate_limit_per_second=options.rate_limit,
+        webhook_url=options.webhook,
+        webhook_key=load_webhook_key(options.webhook_key) if options.webhook_key else None,
     )
 
     def stop(_signum: int, _frame: object) -> None:
@@ -1003,6 +1096,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"fake-sendgrid listening on {fake.url}", flush=True)
+    if fake.webhook_url is not None:
+        print(f"fake-sendgrid posts events to {fake.webhook_url}", flush=True)
+        print(f"webhook public key: {fake.webhook_public_key}", flush=True)
+        fake.start_events()
     try:
         fake.server.serve_forever()
     finally:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from python_http_client.exceptions import BadRequestsError, UnauthorizedError
@@ -24,6 +26,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from composer.sending.webhook import verify_signature
 from tests.sending.fake_sendgrid import (
     MAX_MESSAGE_BYTES,
     SIGNATURE_HEADER,
@@ -35,6 +38,7 @@ from tests.sending.fake_sendgrid import (
     Faults,
     acceptance_counts,
     generate_webhook_key,
+    load_webhook_key,
     make_events,
     public_key_b64,
     read_log,
@@ -521,3 +525,58 @@ def test_stats_over_http(fake: FakeSendGrid) -> None:
             answer += chunk
     stats = json.loads(answer.split(b"\r\n\r\n", 1)[1])
     assert stats["accepted_recipients"] == 2
+
+
+class _WebhookReceiver(BaseHTTPRequestHandler):
+    """Stands in for the app's webhook: keeps each post's raw body and headers, answers 204."""
+
+    posts: ClassVar[list[tuple[bytes, dict[str, str]]]]
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        self.posts.append((raw, dict(self.headers.items())))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_reports_accepted_recipients_to_the_webhook_signed_with_a_kept_key(
+    log_path: Path, tmp_path: Path
+) -> None:
+    """README "Trying sending on one machine": the stand-in, run as documented, tells the
+    app's webhook about each accepted recipient, signed so the app's own check accepts it."""
+    _WebhookReceiver.posts = []
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _WebhookReceiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_address[1]}/webhooks/sendgrid"
+    key_file = tmp_path / "instance" / "fake-sendgrid.pem"
+    payload = body(2)
+    payload["personalizations"][1]["to"] = [{"email": "bounce.me@example.com"}]
+    try:
+        with start_process(log_path, webhook=hook, webhook_key=key_file) as server:
+            assert post(server.url, payload)[0] == 202
+            deadline = time.monotonic() + 20
+            while not _WebhookReceiver.posts and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.process.stdout is not None
+            printed = server.process.stdout.readline() + server.process.stdout.readline()
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert key_file.stat().st_mode & 0o077 == 0, "the signing key is readable by others"
+    public = public_key_b64(load_webhook_key(key_file))
+    assert f"webhook public key: {public}" in printed
+    raw, headers = _WebhookReceiver.posts[0]
+    verify_signature(
+        public,
+        raw,
+        headers[SIGNATURE_HEADER],
+        headers[TIMESTAMP_HEADER],
+        now=time.time(),
+    )
+    events = sorted((e["o"], e["event"]) for e in json.loads(raw))
+    assert events == [("0", "delivered"), ("0", "processed"), ("1", "bounce"), ("1", "processed")]
+    # The same key on the next start, so the app's setting stays right.
+    assert public_key_b64(load_webhook_key(key_file)) == public
