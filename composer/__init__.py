@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     _check_extras(app.config)
+    _limit_renders(app.config)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["SECRET_KEY"]:
@@ -99,6 +100,20 @@ def _check_extras(config: Mapping[str, Any]) -> None:
 
 
 def _instance_secret(path: Path) -> str:
+def _limit_renders(config: Mapping[str, Any]) -> None:
+    """RENDER_MAX_CONCURRENT for this process's PDF renderers, checked at start-up."""
+    from composer.rendering import worker
+
+    limit = config.get("RENDER_MAX_CONCURRENT")
+    try:
+        worker.limit_concurrency(limit)
+    except ValueError:
+        raise ValueError(
+            f"RENDER_MAX_CONCURRENT must be a whole number of 1 or more (PDF renders at once "
+            f"per process), or unset for the number of CPU cores; it is {limit!r}."
+        ) from None
+
+
     """A per-installation secret key, made once and kept readable by the owner only."""
     try:
         return path.read_text().strip()

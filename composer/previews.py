@@ -164,9 +164,16 @@ def letter_options(
     )
 
 
-def letter_pdf(version: NoticeVersion, options: LetterOptions, *, timeout: float = 20.0) -> bytes:
-    """The PDF letter to the sample recipient (cached). Raises ``ResourceRefused``,
-    ``RenderTimeout`` or another ``RenderError`` with a message for the user."""
+def letter_pdf(
+    version: NoticeVersion,
+    options: LetterOptions,
+    *,
+    timeout: float = 20.0,
+    wait: float | None = 10.0,
+) -> bytes:
+    """The PDF letter to the sample recipient (cached). Waits at most ``wait`` seconds for a
+    free renderer. Raises ``RenderBusy``, ``ResourceRefused``, ``RenderTimeout`` or another
+    ``RenderError`` with a message for the user."""
     from composer.rendering.pdf import Paper, render_pdf
 
     key = ("pdf", version.sha256, options)
@@ -183,13 +190,21 @@ def letter_pdf(version: NoticeVersion, options: LetterOptions, *, timeout: float
         contact_lines=options.contact_lines,
         letter_date=options.letter_date,
         timeout=timeout,
+        wait=wait,
     )
     CACHE.put(key, pdf)
     return pdf
 
 
-def letter_png(version: NoticeVersion, options: LetterOptions, *, timeout: float = 20.0) -> bytes:
-    """An image (PNG) of the letter's first page (cached, like the PDF it is made from)."""
+def letter_png(
+    version: NoticeVersion,
+    options: LetterOptions,
+    *,
+    timeout: float = 20.0,
+    wait: float | None = 10.0,
+) -> bytes:
+    """An image (PNG) of the letter's first page (cached, like the PDF it is made from); the
+    PDF and the image each wait at most ``wait`` seconds for a free renderer."""
     from composer.rendering.pdf import pdf_page_png
 
     key = ("png", version.sha256, options, PAGE_IMAGE_DPI)
@@ -197,10 +212,11 @@ def letter_png(version: NoticeVersion, options: LetterOptions, *, timeout: float
     if cached is not None:
         return cached
     png = pdf_page_png(
-        letter_pdf(version, options, timeout=timeout),
+        letter_pdf(version, options, timeout=timeout, wait=wait),
         1,
         resolution=PAGE_IMAGE_DPI,
         timeout=timeout,
+        wait=wait,
     )
     CACHE.put(key, png)
     return png

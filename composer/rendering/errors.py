@@ -76,6 +76,21 @@ class RenderTimeout(RenderError):
         )
 
 
+class RenderBusy(RenderError):
+    """Every PDF renderer was busy for as long as a caller may wait (``RENDER_MAX_CONCURRENT``
+    renders run at once per process); nothing was rendered. Shown as a 503 page with
+    ``Retry-After``."""
+
+    def __init__(self, waited: float, retry_after: int) -> None:
+        self.waited = waited
+        #: Seconds after which trying again is likely to find a free renderer.
+        self.retry_after = retry_after
+        super().__init__(
+            "Every PDF renderer is busy with other letters and previews just now, so this one "
+            f"was not made. Try again in {retry_after} seconds."
+        )
+
+
 def shorten_url(url: str, limit: int = 80) -> str:
     """``url`` for a message: a ``data:`` URL can be megabytes long."""
     return url if len(url) <= limit else f"{url[: limit - 3]}..."

@@ -46,7 +46,7 @@ from composer.rendering.markdown import markdown_to_html
 from composer.rendering.merge import FieldSlots, Recipient
 from composer.rendering.page import long_date
 from composer.rendering.validation import NoticeText, validate_draft
-from composer.rendering.worker import run_with_time_limit
+from composer.rendering.worker import DEFAULT_WAIT_SECONDS, render_slot, run_with_time_limit
 from composer.resources import STATIC_DIR
 
 #: Seconds a PDF render may take before its process is killed.
@@ -193,11 +193,18 @@ def write_pdf(html: str, *, static_dir: Path = STATIC_DIR) -> bytes:
 
 
 def html_to_pdf(
-    html: str, *, timeout: float = DEFAULT_TIMEOUT, static_dir: Path = STATIC_DIR
+    html: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    static_dir: Path = STATIC_DIR,
+    wait: float | None = DEFAULT_WAIT_SECONDS,
 ) -> bytes:
     """:func:`write_pdf` in a worker process that is killed after ``timeout`` seconds
-    (:class:`RenderTimeout`)."""
-    return run_with_time_limit(write_pdf_in_worker, html, str(static_dir), timeout=timeout)
+    (:class:`RenderTimeout`), after waiting at most ``wait`` seconds for a free one
+    (:class:`RenderBusy`)."""
+    return run_with_time_limit(
+        write_pdf_in_worker, html, str(static_dir), timeout=timeout, wait=wait
+    )
 
 
 def write_pdf_in_worker(html: str, static_dir: str) -> bytes:
@@ -246,12 +253,23 @@ def write_letters_pdf(
 
 
 def letters_to_pdf(
-    htmls: Sequence[str], *, title: str, timeout: float, static_dir: Path = STATIC_DIR
+    htmls: Sequence[str],
+    *,
+    title: str,
+    timeout: float,
+    static_dir: Path = STATIC_DIR,
+    wait: float | None = DEFAULT_WAIT_SECONDS,
 ) -> tuple[bytes, tuple[int, ...]]:
     """:func:`write_letters_pdf` in a worker process that is killed after ``timeout`` seconds
-    (:class:`RenderTimeout`)."""
+    (:class:`RenderTimeout`), after waiting at most ``wait`` seconds for a free one
+    (:class:`RenderBusy`)."""
     return run_with_time_limit(
-        write_letters_pdf_in_worker, list(htmls), title, str(static_dir), timeout=timeout
+        write_letters_pdf_in_worker,
+        list(htmls),
+        title,
+        str(static_dir),
+        timeout=timeout,
+        wait=wait,
     )
 
 
@@ -323,10 +341,12 @@ def render_pdf(
     lang: str = "en",
     timeout: float = DEFAULT_TIMEOUT,
     static_dir: Path = STATIC_DIR,
+    wait: float | None = DEFAULT_WAIT_SECONDS,
 ) -> bytes:
     """The notice as a PDF letter to ``recipient`` (see :func:`letter_html` for the options).
-    Raises :class:`ResourceRefused`, :class:`RenderTimeout`, or another :class:`RenderError`
-    (a bad subject or merge field) with a message for the user."""
+    Raises :class:`ResourceRefused`, :class:`RenderTimeout`, :class:`RenderBusy` (no free
+    renderer within ``wait`` seconds), or another :class:`RenderError` (a bad subject or merge
+    field) with a message for the user."""
     html = letter_html(
         draft,
         recipient,
@@ -338,35 +358,44 @@ def render_pdf(
         letter_date=letter_date,
         lang=lang,
     )
-    return html_to_pdf(html, timeout=timeout, static_dir=static_dir)
+    return html_to_pdf(html, timeout=timeout, static_dir=static_dir, wait=wait)
 
 
-def pdf_page_png(pdf: bytes, page: int = 1, *, resolution: int = 60, timeout: float = 20) -> bytes:
-    """One page of ``pdf`` as a PNG image (poppler's ``pdftoppm``), for a preview."""
+def pdf_page_png(
+    pdf: bytes,
+    page: int = 1,
+    *,
+    resolution: int = 60,
+    timeout: float = 20,
+    wait: float | None = DEFAULT_WAIT_SECONDS,
+) -> bytes:
+    """One page of ``pdf`` as a PNG image (poppler's ``pdftoppm``), for a preview. It takes one
+    of the render slots, like a PDF render (:class:`RenderBusy` after ``wait`` seconds)."""
     if page < 1:
         raise ValueError("pages are numbered from 1")
     program = shutil.which("pdftoppm")
     if program is None:
         raise RenderError("pdftoppm is not installed (Debian: apt-get install poppler-utils).")
     try:
-        result = subprocess.run(  # noqa: S603 - a fixed program; arguments we build
-            [
-                program,
-                "-png",
-                "-r",
-                str(resolution),
-                "-f",
-                str(page),
-                "-l",
-                str(page),
-                "-singlefile",
-                "-",
-            ],
-            input=pdf,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
+        with render_slot(wait):
+            result = subprocess.run(  # noqa: S603 - a fixed program; arguments we build
+                [
+                    program,
+                    "-png",
+                    "-r",
+                    str(resolution),
+                    "-f",
+                    str(page),
+                    "-l",
+                    str(page),
+                    "-singlefile",
+                    "-",
+                ],
+                input=pdf,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
     except subprocess.TimeoutExpired:
         raise RenderTimeout(timeout) from None
     if result.returncode != 0 or not result.stdout.startswith(b"\x89PNG"):

@@ -8,8 +8,15 @@ costs one worker, never a hung web request or queue job.
 Workers are kept between calls (a few idle ones per process, each replaced after
 :data:`MAX_JOBS_PER_WORKER` jobs to bound its memory), because starting one means importing
 WeasyPrint and loading the system's fonts: about a second. Start-up does not count against a
-job's time limit. A worker is a plain subprocess, not ``multiprocessing``: it works from threads,
-from daemonic (Celery) processes, and without re-running the parent's main script.
+job's time limit. A worker is a plain subprocess, not ``multiprocessing``: it works from
+threads, from daemonic (Celery) processes, and without re-running the parent's main script.
+
+At most :func:`max_concurrent` renders run at once in a process (``RENDER_MAX_CONCURRENT``,
+set by the app factory through :func:`limit_concurrency`), so at most that many workers are
+alive: each holds 150-250 MB while it lays out a letter. A caller beyond the limit waits for a
+free worker, up to the ``wait`` it gives (a web request: a few seconds; a letter batch: longer),
+then gets :class:`RenderBusy`. The limit is per process: an app served by four processes has up
+to four times as many workers.
 
 The protocol, on the worker's stdin and stdout: 8-byte big-endian length, then a pickle. The
 parent sends ``(func, args)``; the worker answers ``("ok", result)``, ``("refused", url,
@@ -30,10 +37,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, Final, TypeVar
 
-from composer.rendering.errors import RenderError, RenderTimeout, ResourceRefused
+from composer.rendering.errors import RenderBusy, RenderError, RenderTimeout, ResourceRefused
 from composer.resources import IMPORT_ROOT
 
 #: Modules a worker imports (and warms up, through their ``warm_up()``) before its first job.
@@ -42,8 +49,24 @@ PRELOAD: Final = ("composer.rendering.pdf",)
 STARTUP_TIMEOUT: Final = 60.0
 #: A worker is replaced after this many jobs, so a slow leak cannot grow without bound.
 MAX_JOBS_PER_WORKER: Final = 200
-#: Idle workers kept per process; more are started when more renders run at once.
+#: Idle workers kept per process (never more than the concurrency limit); more are started
+#: when more renders run at once, up to that limit.
 MAX_IDLE_WORKERS: Final = 2
+#: Seconds a caller waits for a free worker when it does not say.
+DEFAULT_WAIT_SECONDS: Final = 10.0
+#: The Retry-After, in seconds, suggested when every worker stayed busy.
+BUSY_RETRY_AFTER_SECONDS: Final = 5
+
+
+def default_max_concurrent() -> int:
+    """The concurrency limit when none is set: the CPU cores this process may use (at least
+    1). A render keeps one core busy, so more at once would only queue inside the kernel
+    while each held its memory."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
 
 _HEADER = 8
 
@@ -143,11 +166,56 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self._free = threading.Condition(self._lock)
+        self.limit = limit or default_max_concurrent()
+        #: Renders running now (each with its own worker).
+        self.running = 0
+        #: The most renders that ran at once since the last :meth:`reset_peak`.
+        self.peak = 0
 
-    def run(self, func: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+    def set_limit(self, limit: int) -> None:
+        with self._lock:
+            self.limit = limit
+            surplus = self._idle[self._keep_idle() :]
+            del self._idle[self._keep_idle() :]
+            self._free.notify_all()
+        for worker in surplus:
+            worker.close()
+
+    def _keep_idle(self) -> int:
+        # Running workers plus idle ones never exceed the limit.
+        return max(0, min(MAX_IDLE_WORKERS, self.limit - self.running))
+
+    @contextlib.contextmanager
+    def slot(self, wait: float | None) -> Iterator[None]:
+        """Hold one of the ``limit`` render slots meanwhile, waiting at most ``wait`` seconds
+        (None: as long as it takes) for one to be free; :class:`RenderBusy` if none was."""
+        started = time.monotonic()
+        with self._free:
+            while self.running >= self.limit:
+                left = None if wait is None else wait - (time.monotonic() - started)
+                if left is not None and left <= 0:
+                    raise RenderBusy(wait or 0.0, BUSY_RETRY_AFTER_SECONDS)
+                self._free.wait(left)
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            yield
+        finally:
+            with self._free:
+                self.running -= 1
+                self._free.notify()
+
+    def run(
+        self, func: Callable[..., Any], args: tuple[Any, ...], timeout: float, wait: float | None
+    ) -> Any:
+        with self.slot(wait):
+            return self._run(func, args, timeout)
+
+    def _run(self, func: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
         with self._lock:
             worker = self._idle.pop() if self._idle else None
         if worker is None:
@@ -170,7 +238,10 @@ class _Pool:
 
     def _put_back(self, worker: _Worker) -> None:
         with self._lock:
-            if worker.jobs < MAX_JOBS_PER_WORKER and len(self._idle) < MAX_IDLE_WORKERS:
+            # Called while this render still counts as running: its worker may stay idle if
+            # that leaves room under the limit once it stops counting.
+            keep = max(0, min(MAX_IDLE_WORKERS, self.limit - self.running + 1))
+            if worker.jobs < MAX_JOBS_PER_WORKER and len(self._idle) < keep:
                 self._idle.append(worker)
                 return
         worker.close()
@@ -185,6 +256,8 @@ class _Pool:
         """In a forked child: the workers belong to the parent; never touch them."""
         self._idle = []
         self._lock = threading.Lock()
+        self._free = threading.Condition(self._lock)
+        self.running = 0
 
 
 _POOL = _Pool()
@@ -192,16 +265,43 @@ atexit.register(_POOL.close)
 os.register_at_fork(after_in_child=_POOL.forget)
 
 
-def run_with_time_limit(func: Callable[..., T], *args: Any, timeout: float) -> T:
+def limit_concurrency(limit: int | None) -> None:
+    """At most ``limit`` renders at once in this process (None: :func:`default_max_concurrent`).
+    Idle workers beyond the new limit are stopped."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"the render limit must be a whole number of 1 or more, not {limit!r}")
+    _POOL.set_limit(limit or default_max_concurrent())
+
+
+def max_concurrent() -> int:
+    """How many renders may run at once in this process."""
+    return _POOL.limit
+
+
+def render_slot(
+    wait: float | None = DEFAULT_WAIT_SECONDS,
+) -> contextlib.AbstractContextManager[None]:
+    """One of the process's render slots, for other heavy render work (a page image made from
+    a PDF): waits at most ``wait`` seconds (None: as long as it takes), else :class:`RenderBusy`.
+    Never take one around :func:`run_with_time_limit`, which takes its own."""
+    return _POOL.slot(wait)
+
+
+def run_with_time_limit(
+    func: Callable[..., T], *args: Any, timeout: float, wait: float | None = DEFAULT_WAIT_SECONDS
+) -> T:
     """``func(*args)`` in a worker process, which is killed after ``timeout`` seconds.
 
-    ``func`` and ``args`` must be picklable (``func`` a module-level function). Raises
-    :class:`RenderTimeout` when time runs out, the worker's :class:`ResourceRefused` or
-    :class:`RenderError` when ``func`` raised one, and :class:`RenderError` if the worker died.
+    ``func`` and ``args`` must be picklable (``func`` a module-level function). Waits at most
+    ``wait`` seconds (None: as long as it takes) for a free worker when :func:`max_concurrent`
+    renders are running already; ``timeout`` starts when the worker does. Raises
+    :class:`RenderBusy` when no worker came free in time, :class:`RenderTimeout` when time runs
+    out, the worker's :class:`ResourceRefused` or :class:`RenderError` when ``func`` raised one,
+    and :class:`RenderError` if the worker died.
     """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
-    outcome = _POOL.run(func, args, timeout)
+    outcome = _POOL.run(func, args, timeout, wait)
     kind = outcome[0]
     if kind == "ok":
         result: T = outcome[1]

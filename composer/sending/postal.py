@@ -58,7 +58,7 @@ from composer.models import (
     SendRun,
     User,
 )
-from composer.rendering.errors import RenderError
+from composer.rendering.errors import RenderBusy, RenderError
 from composer.rendering.merge import Recipient as MergeRecipient
 
 #: Delivery states that need a letter, and why, in the manifest's words.
@@ -76,6 +76,9 @@ DEFAULT_BATCH_SIZE: Final = 100
 SECONDS_PER_LETTER: Final = 2.0
 #: Render attempts before a batch is given up as failed (a worker that keeps dying on it).
 MAX_ATTEMPTS: Final = 3
+#: Seconds a batch waits for a free renderer (RENDER_MAX_CONCURRENT) before it is put back to
+#: wait for a later turn; less than the 60 seconds of its lease beyond the render time limit.
+RENDER_WAIT_SECONDS: Final = 50.0
 #: The most address lines a letter has (an envelope window: the name and five lines).
 MAX_ADDRESS_LINES: Final = 5
 
@@ -478,8 +481,13 @@ def render_batch(
     htmls = [letter_for(row.cohort_key, row.recipient, day) for row in rows]
     company = str(config.get("COMPANY_NAME") or "")
     title = f"{company} letters: send {run.id}, batch {batch.number} ({len(rows)} letters)"
+    # A batch waits its turn behind previews and other batches (RENDER_MAX_CONCURRENT) for
+    # part of its lease; if no renderer came free, RenderBusy puts it back for later.
     pdf, pages = letters_to_pdf(
-        htmls, title=title.strip(), timeout=render_timeout(len(rows), config)
+        htmls,
+        title=title.strip(),
+        timeout=render_timeout(len(rows), config),
+        wait=RENDER_WAIT_SECONDS,
     )
     manifest = manifest_csv(batch, rows, pages).encode("utf-8")
     # The purge and this store take the list's row lock in turn, so a purge that ran while the
@@ -561,6 +569,16 @@ def _claim(session: Session, config: Mapping[str, Any], now: datetime) -> Letter
         # Another worker took it between the two statements: look again.
 
 
+def _release(session: Session, batch_id: int) -> None:
+    """Give back a batch that could not start rendering (every renderer stayed busy): it is
+    waiting again, for any worker, and the attempt does not count."""
+    session.execute(
+        update(LetterBatch)
+        .where(LetterBatch.id == batch_id)
+        .values(lease_until=None, attempts=LetterBatch.attempts - 1)
+    )
+
+
 def _fail(session: Session, batch_id: int, message: str, *, actor_label: str | None = None) -> None:
     batch = session.get(LetterBatch, batch_id)
     assert batch is not None
@@ -623,6 +641,9 @@ def render_next_batch(
                 now=now,
                 actor_label=actor_label,
             )
+        except RenderBusy:
+            session.rollback()
+            _release(session, batch_id)
         except (LettersRefused, approval.ApprovalError, RenderError) as exc:
             session.rollback()
             _fail(session, batch_id, refusal_message(exc), actor_label=actor_label)

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from composer.extensions import db
+from composer.rendering.errors import RenderBusy
 
 TITLES = {
     400: "Something was wrong with that request",
@@ -18,6 +19,7 @@ TITLES = {
     413: "That was too large",
     429: "Too many attempts",
     500: "Something went wrong on our side",
+    503: "Busy just now",
 }
 
 
@@ -37,6 +39,14 @@ def register(app: Flask) -> None:
             400,
             "The form had expired, so nothing was saved. Go back, reload the page and try again.",
         )
+
+    @app.errorhandler(RenderBusy)
+    def render_busy(exc: RenderBusy) -> tuple[str | Response, int, dict[str, str]]:
+        # Every PDF renderer stayed busy while this request waited (RENDER_MAX_CONCURRENT).
+        headers = {"Retry-After": str(exc.retry_after)}
+        if _wants_json():
+            return *_json(503, str(exc)), headers
+        return *_page(503, str(exc)), headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str | Response, int]:

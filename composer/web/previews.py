@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from composer import incidents, notices, previews
 from composer.extensions import db
 from composer.models import Incident, NoticeVersion
-from composer.rendering.errors import RenderError
+from composer.rendering.errors import RenderBusy, RenderError
 from composer.web import catalogue, today
 from composer.web.access import signed_in
 from composer.web.incidents import _incident
@@ -54,6 +54,10 @@ def _letter_options(incident: Incident) -> previews.LetterOptions:
 
 def _timeout() -> float:
     return float(current_app.config["RENDER_TIMEOUT_SECONDS"])
+
+
+def _wait() -> float:
+    return float(current_app.config["RENDER_WAIT_SECONDS"])
 
 
 def _checked(version: NoticeVersion) -> str | None:
@@ -100,8 +104,10 @@ def page(incident_id: int, number: int) -> str:
         try:
             # Rendered here, not only when the image is asked for, so a refusal or a time-out
             # is explained on this page; the image and the PDF then come from the cache.
-            previews.letter_png(version, _letter_options(incident), timeout=_timeout())
-        except RenderError as exc:
+            previews.letter_png(
+                version, _letter_options(incident), timeout=_timeout(), wait=_wait()
+            )
+        except RenderError as exc:  # RenderBusy too: the rest of the page is still useful
             letter_error = str(exc)
         try:
             previews.page_preview(version, company=company_name(), published=today())
@@ -154,7 +160,11 @@ def page_html(incident_id: int, number: int) -> Response | tuple[str, int]:
 def letter_pdf(incident_id: int, number: int) -> Response | tuple[str, int]:
     incident, version = _version(incident_id, number)
     try:
-        pdf = previews.letter_pdf(version, _letter_options(incident), timeout=_timeout())
+        pdf = previews.letter_pdf(
+            version, _letter_options(incident), timeout=_timeout(), wait=_wait()
+        )
+    except RenderBusy:
+        raise  # a 503 page with Retry-After (composer.web.errors)
     except RenderError as exc:
         return _render_error(str(exc))
     return send_file(
@@ -171,7 +181,11 @@ def letter_pdf(incident_id: int, number: int) -> Response | tuple[str, int]:
 def letter_png(incident_id: int, number: int) -> Response | tuple[str, int]:
     incident, version = _version(incident_id, number)
     try:
-        png = previews.letter_png(version, _letter_options(incident), timeout=_timeout())
+        png = previews.letter_png(
+            version, _letter_options(incident), timeout=_timeout(), wait=_wait()
+        )
+    except RenderBusy:
+        raise  # a 503 page with Retry-After (composer.web.errors)
     except RenderError as exc:
         return _render_error(str(exc))
     return send_file(io.BytesIO(png), mimetype="image/png", max_age=0)

@@ -504,3 +504,29 @@ def test_a_scheduled_send_gets_letters_once_it_has_started(sent: Sent) -> None:
     run.state = "running"
     db.session.commit()
     assert prepare(sent).letters == 6
+
+
+def test_a_batch_waits_for_a_free_renderer_and_goes_back_to_waiting_if_none_comes(
+    app: Flask, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from composer.rendering import worker
+
+    prepare(sent)
+    (batch,) = postal.batches(db.session(), run_of(sent))
+    monkeypatch.setattr(postal, "RENDER_WAIT_SECONDS", 0.2)
+    worker.limit_concurrency(1)
+    try:
+        with worker.render_slot():  # a preview holds the only renderer meanwhile
+            done = postal.render_next_batch(
+                db.session(), config=app.config, catalogue=catalogue_of(app), now=utcnow()
+            )
+        assert done is not None
+        assert done.state == "waiting"  # not failed: a busy renderer is nobody's fault
+        assert done.attempts == 0
+        assert not postal.is_rendering(done, utcnow())
+        (again,) = render_all(app)
+    finally:
+        worker.limit_concurrency(None)
+    assert again.id == batch.id
+    assert again.state == "ready"
+    assert again.attempts == 1
