@@ -99,7 +99,6 @@ def _check_extras(config: Mapping[str, Any]) -> None:
         )
 
 
-def _instance_secret(path: Path) -> str:
 def _limit_renders(config: Mapping[str, Any]) -> None:
     """RENDER_MAX_CONCURRENT for this process's PDF renderers, checked at start-up."""
     from composer.rendering import worker
@@ -114,6 +113,7 @@ def _limit_renders(config: Mapping[str, Any]) -> None:
         ) from None
 
 
+def _instance_secret(path: Path) -> str:
     """A per-installation secret key, made once and kept readable by the owner only."""
     try:
         return path.read_text().strip()

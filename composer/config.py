@@ -66,6 +66,13 @@ class Defaults:
     LETTER_LOGO = "notices/logo.svg"
     #: Seconds a PDF preview may take to render before it is stopped with a message.
     RENDER_TIMEOUT_SECONDS = 20.0
+    #: PDF renders (previews, letters, letter batches) running at once in each app, worker or
+    #: Celery process; each renderer holds 150-250 MB while it works. None: the number of CPU
+    #: cores the process may use.
+    RENDER_MAX_CONCURRENT: int | None = None
+    #: Seconds a preview or letter download waits for a free renderer when every one is busy,
+    #: before it gets a "busy, try again" page (HTTP 503 with Retry-After).
+    RENDER_WAIT_SECONDS = 10.0
 
     #: How email leaves the app: "outbox" keeps every message in the database, readable by
     #: admins at /outbox, and sends nothing; "sendgrid" sends through SendGrid's v3 API.
@@ -87,13 +94,6 @@ class Defaults:
     APP_BASE_URL = "http://localhost:5000"
 
     #: The largest recipient CSV file accepted, in bytes. Only the upload route allows a body
-    #: PDF renders (previews, letters, letter batches) running at once in each app, worker or
-    #: Celery process; each renderer holds 150-250 MB while it works. None: the number of CPU
-    #: cores the process may use.
-    RENDER_MAX_CONCURRENT: int | None = None
-    #: Seconds a preview or letter download waits for a free renderer when every one is busy,
-    #: before it gets a "busy, try again" page (HTTP 503 with Retry-After).
-    RENDER_WAIT_SECONDS = 10.0
     #: this large (``MAX_CONTENT_LENGTH`` still applies everywhere else); a larger file is
     #: refused with a page that gives the limit.
     RECIPIENTS_MAX_BYTES = 200 * 1024 * 1024
