@@ -57,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1
         )
 
-    from composer import cli, extensions, web
+    from composer import cli, extensions, signing, web
     from composer.checklist import load_catalogue
 
     checklists_dir = Path(app.config["CHECKLISTS_DIR"] or CHECKLISTS_DIR)
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         parallelism=int(app.config["PASSWORD_HASH_PARALLELISM"]),
     )
     extensions.init_app(app)
+    signing.init_app(app)
     web.register(app)
     cli.register(app)
     if app.config["SEND_WORKER"] == "celery":

@@ -60,6 +60,16 @@ class Defaults:
     #: an incident. Fixed for a review when it is submitted.
     REQUIRED_APPROVALS = 1
 
+    #: The key (at least 32 characters) that signs audit events, audit checkpoints and
+    #: approvals, so that rewriting them in the database shows (docs/audit.md). Unset: a key
+    #: made once in ``instance/audit_signing_key`` (mode 600). Keep it out of the database and
+    #: its backups; events and approvals signed with a lost key can no longer be checked.
+    AUDIT_SIGNING_KEY = ""
+    #: The file (a path) holding the audit log's latest signed checkpoint, outside the
+    #: database: a log that ends before it was truncated. Unset: ``instance/
+    #: audit_checkpoint.json``. Every process that writes to the database must share it.
+    AUDIT_CHECKPOINT_FILE = ""
+
     #: The company's name as its customers know it: drafts, emails, letters and web pages say it.
     COMPANY_NAME = "Example Ltd"
     #: The letter's logo: a file under ``static/`` ("" for none).

@@ -49,6 +49,9 @@ def base_config(tmp_path: Path, uri: str) -> dict[str, Any]:
         "SENDGRID_HOST": "http://127.0.0.1:9",
         # No sending thread unless a test asks for one (the browser tests' live server does).
         "SEND_WORKER": "none",
+        # Each test's audit checkpoint beside its own database, not in the shared instance/.
+        "AUDIT_SIGNING_KEY": "test-audit-signing-key-not-for-production",
+        "AUDIT_CHECKPOINT_FILE": str(tmp_path / "audit_checkpoint.json"),
     }
 
 

@@ -36,6 +36,10 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     #: SHA-256 over this event's canonical form, which includes prev_hash.
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: HMAC of ``seq`` and ``hash`` with the installation's signing key, which is not in the
+    #: database ("v1:<key id>:<hex>"): a rewritten event cannot be signed again. None only for
+    #: events written before signing began (migration 0011).
+    signature: Mapped[str | None] = mapped_column(String(80), default=None)
 
 
 class AuditHead(Base):

@@ -135,6 +135,12 @@ class ReviewDecision(Base):
     bundle_sha256: Mapped[str] = mapped_column(String(64))
     #: What the approver wrote with the decision ("" for none).
     note: Mapped[str] = mapped_column(Text, default="")
+    #: For an approval: HMAC, with the installation's signing key (not in the database), of
+    #: the review, the version (id, number, SHA-256), the bundle hash, the approver and the
+    #: time ("v1:<key id>:<hex>"), so a decision or version rewritten in the database no
+    #: longer matches its signature. None for requests for changes, and for approvals made
+    #: before signing began (migration 0011), which sending refuses.
+    signature: Mapped[str | None] = mapped_column(String(80), default=None)
 
     review: Mapped[Review] = relationship(back_populates="decisions")
     user: Mapped[User] = relationship(lazy="joined")
