@@ -19,6 +19,11 @@ class Defaults:
     #: Filled in by ``create_app`` with a SQLite file under the instance folder when unset.
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+    #: SQLite only: seconds a write waits for another connection's write to finish (a large
+    #: recipient import holds the write lock until it commits, about a minute for a million
+    #: rows) before the request gets a "busy, try again" page (HTTP 503). PostgreSQL has no
+    #: such wait.
+    SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SECURE = True

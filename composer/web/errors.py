@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -63,6 +64,33 @@ def register(app: Flask) -> None:
         if _wants_json():
             return _json(500, message)
         return _page(500, message)
+
+    @app.errorhandler(OperationalError)
+    def database_error(exc: OperationalError) -> tuple[str | Response, int, dict[str, str]]:
+        if not _database_busy(exc):
+            return *unexpected(exc), {}
+        # SQLite: another write held the lock for longer than SQLITE_BUSY_TIMEOUT_SECONDS.
+        db.session.rollback()
+        app.logger.warning("Database busy on %s %s: %s", request.method, request.path, exc.orig)
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
+        if _wants_json():
+            return *_json(503, DATABASE_BUSY), headers
+        return *_page(503, DATABASE_BUSY), headers
+
+
+#: What a request that waited too long for the database's write lock says.
+DATABASE_BUSY = (
+    "The database is busy saving another large change (a recipient list being imported can "
+    "take a minute or two), so nothing was saved. Try again in a minute."
+)
+#: Seconds suggested in Retry-After when the database was busy.
+BUSY_RETRY_AFTER_SECONDS = 30
+
+
+def _database_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (or "busy"): the wait for another write ran out."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _wants_json() -> bool:
