@@ -91,7 +91,7 @@ class UserRole(Base):
 
 
 class LoginAttempt(Base):
-    """One sign-in attempt, kept for throttling; pruned after the window passes."""
+    """One sign-in attempt, kept for throttling (``composer.accounts``) and pruned by it."""
 
     __tablename__ = "login_attempt"
     __table_args__ = (
@@ -103,6 +103,23 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: The sign-in name as typed, lower-cased.
     account: Mapped[str] = mapped_column(String(254))
-    #: Client address as seen by the app.
+    #: Client address as seen by the app. Kept for the failure memory (failures) or for
+    #: ``KNOWN_ADDRESS_FOR`` (successes, which mark the address as known for the account).
     address: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(default=False)
+
+
+class PasswordRecheck(Base):
+    """One password re-typed by a signed-in user to confirm a step (approving a notice).
+
+    Counted apart from sign-in attempts: the signed-in user's own mistakes slow only their own
+    re-checks, and anonymous guesses at the sign-in form never hold up an approval.
+    """
+
+    __tablename__ = "password_recheck"
+    __table_args__ = (Index("ix_password_recheck_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     succeeded: Mapped[bool] = mapped_column(default=False)
