@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from argon2 import PasswordHasher
 from flask import Flask, current_app
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from composer.checklist import Catalogue
@@ -107,7 +108,25 @@ def localtime(value: datetime | None) -> str:
     return f"{local.day} {local:%b %Y, %H:%M %Z}"
 
 
+#: The largest id a URL may hold: the database's integer columns (PostgreSQL's ``integer``)
+#: hold no more, and a larger number could only reach the database as an error.
+MAX_URL_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a whole number from 0 to :data:`MAX_URL_ID`. Anything
+    larger (``/incidents/9223372036854775808/``) matches no route, so it is a 404 like any
+    other id that does not exist, and never reaches the database."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, *args, **kwargs)
+        self.min = 0 if self.min is None else self.min
+        self.max = MAX_URL_ID if self.max is None else min(self.max, MAX_URL_ID)
+
+
 def register(app: Flask) -> None:
+    # Before any blueprint, so every route's <int:...> uses it.
+    app.url_map.converters["int"] = IdConverter
     from composer.web import (
         admin,
         api,

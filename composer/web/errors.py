@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -76,6 +76,30 @@ def register(app: Flask) -> None:
         if _wants_json():
             return *_json(503, DATABASE_BUSY), headers
         return *_page(503, DATABASE_BUSY), headers
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def number_out_of_range(exc: Exception) -> tuple[str | Response, int]:
+        # URL ids are bounded by the int converter (composer.web.IdConverter); this catches a
+        # too-large number from anywhere else (a query string, a form, JSON) at the database.
+        if not _number_out_of_range(exc):
+            return unexpected(exc)
+        db.session.rollback()
+        if _wants_json():
+            return _json(404, NO_SUCH_NUMBER)
+        return _page(404, NO_SUCH_NUMBER)
+
+
+#: A number larger than the database's integers can only be an id that does not exist.
+NO_SUCH_NUMBER = "There is no such item: that number is larger than any id here."
+
+
+def _number_out_of_range(exc: Exception) -> bool:
+    """SQLite's "Python int too large to convert", PostgreSQL's "integer out of range"
+    (SQLSTATE 22003)."""
+    if isinstance(exc, OverflowError):
+        return "too large to convert" in str(exc)
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "22003"
 
 
 #: What a request that waited too long for the database's write lock says.
