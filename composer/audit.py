@@ -385,6 +385,8 @@ class ChainReport:
     last_seq: int = 0
     last_hash: str = GENESIS
     checkpoint: Checkpoint | None = None
+    #: The first signed event (None when none is).
+    signed_from: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -484,6 +486,7 @@ def verify(session: Session, seal: Seal | None = None) -> ChainReport:
         last_seq=last_seq,
         last_hash=expected_prev,
         checkpoint=checkpoint,
+        signed_from=signed_from,
     )
 
 
@@ -543,7 +546,7 @@ def signed_head(session: Session, report: ChainReport, seal: Seal | None = None)
     """The log's last event as stored now, signed (for the evidence pack): anyone holding the
     key can later tell whether the log still reaches it."""
     seal = seal or seal_of(session)
-    signed_from = report.checkpoint.signed_from if report.checkpoint else 1
+    signed_from = report.signed_from or report.last_seq + 1
     return Checkpoint.make(
         seal, seq=report.last_seq, hash=report.last_hash, signed_from=signed_from
     )

@@ -126,10 +126,20 @@ def facts_command(incident_id: int) -> None:
 
 @audit_cli.command("verify")
 def audit_verify_command() -> None:
-    """Check the audit log's hash chain; exit 1 and name each break if it was tampered with."""
+    """Check the audit log's hash chain, each event's signature and the signed checkpoint kept
+    outside the database; exit 1 and name each break (truncated after event N, event N
+    rewritten, signatures removed, another key) if it was tampered with."""
     report = audit.verify(db.session())
+    for note in report.notes:
+        click.echo(f"Note: {note}.", err=True)
     if report.ok:
         click.echo(f"Audit chain intact: {report.events} events.")
+        checkpoint = report.checkpoint
+        if checkpoint is not None:
+            click.echo(
+                f"Signatures valid; the log reaches the signed checkpoint kept outside the "
+                f"database (event {checkpoint.seq}, {checkpoint.at})."
+            )
         return
     click.echo(f"Audit chain BROKEN ({report.events} events checked):", err=True)
     for problem in report.problems:

@@ -3,7 +3,9 @@
 The trail is every audit event whose subject is the incident. The evidence pack carries each
 of those events with every field its hash covers, so anyone can recompute the hashes
 (SHA-256 over the canonical JSON described in :mod:`composer.audit`), plus the result of
-checking the whole log's chain when the pack was made.
+checking the whole log's chain when the pack was made, each event's signature, and the log's
+head signed when the pack was made (anyone holding the signing key can later tell whether the
+log still reaches it unchanged).
 
 The audit log holds hashes of notice text, never the text, and nothing here adds any.
 No Flask: the web pages and the command line both call these functions.
@@ -84,6 +86,7 @@ CSV_HEADER = (
     "details",
     "prev_hash",
     "hash",
+    "signature",
 )
 
 
@@ -363,6 +366,7 @@ def event_document(event: AuditEvent) -> dict[str, Any]:
         "after": event.after,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "signature": event.signature,
     }
 
 
@@ -372,6 +376,15 @@ HASHING = (
     'separators "," and ":" and no ASCII escaping; "at" exactly as given here. prev_hash is '
     "the hash of the event before it in the whole log (which may concern another subject); "
     "the first event's prev_hash is 64 zeros."
+)
+
+SIGNING = (
+    'signature = "v1:<key id>:" + HMAC-SHA256 (hex), with the installation\'s audit signing key '
+    '(kept outside the database), of the UTF-8 JSON array ["audit-event", "<seq>", "<hash>"]. '
+    "head is the whole log's last event when the pack was made, signed the same way over "
+    '["audit-checkpoint", "<seq>", "<hash>", "<at>", "<signed_from>"]; checkpoint is the latest '
+    "signed checkpoint kept outside the database. Only the key's holder can check signatures: "
+    "give them this pack, and they can tell whether the log still reaches this head unchanged."
 )
 
 
@@ -399,6 +412,7 @@ def _pack(
     generated_by: str,
 ) -> dict[str, Any]:
     report = audit.verify(session)
+    checkpoint = report.checkpoint
     return {
         "format": FORMAT,
         "incident": {"id": incident.id, "title": incident.title},
@@ -406,6 +420,12 @@ def _pack(
         "generated_by": generated_by,
         "chain": {"ok": report.ok, "events": report.events, "problems": list(report.problems)},
         "hashing": HASHING,
+        "signed": {
+            "head": audit.signed_head(session, report).document(),
+            "checkpoint": checkpoint.document() if checkpoint is not None else None,
+            "notes": list(report.notes),
+            "how": SIGNING,
+        },
         "events": [event_document(event) for event in events],
     }
 
@@ -436,6 +456,7 @@ def csv_row(event: AuditEvent) -> list[object]:
         details,
         event.prev_hash,
         event.hash,
+        event.signature,
     ]
 
 

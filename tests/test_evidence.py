@@ -322,6 +322,8 @@ def test_csv_has_one_row_per_event_with_version_and_details(app: Flask, ctx: Non
     stored = db.session.get(AuditEvent, int(saved["seq"]))
     assert stored is not None
     assert (saved["hash"], saved["prev_hash"]) == (stored.hash, stored.prev_hash)
+    assert saved["signature"] == stored.signature
+    assert saved["signature"].startswith("v1:")
     assert rows[0]["version"] == ""
 
 
@@ -397,3 +399,29 @@ def test_cli_export_refuses_unknown_incident_and_format(runner: Any, ctx: None) 
     bad = runner.invoke(args=["audit", "export", "1", "--format", "xlsx"])
     assert bad.exit_code == 2
     assert "'xlsx' is not one of" in bad.output
+
+
+def test_json_pack_carries_the_signed_head_that_a_later_truncation_contradicts(
+    app: Flask, ctx: None
+) -> None:
+    incident = new_incident(app)
+    save_notice(incident)
+    pack = json.loads(
+        evidence.json_text(
+            evidence.evidence_json(
+                db.session(), incident, generated_at=datetime.now(UTC), generated_by="x"
+            )
+        )
+    )
+    seal = audit.seal_of(db.session())
+    head = audit.Checkpoint.from_document(pack["signed"]["head"])
+    last = db.session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+    assert (head.seq, head.problem(seal)) == (last, None)
+    assert pack["signed"]["checkpoint"]["seq"] == last
+    assert all(
+        seal.check(e["signature"], "audit-event", e["seq"], e["hash"]) is None
+        for e in pack["events"]
+    )
+    # A head edited in the pack no longer matches its signature.
+    forged = audit.Checkpoint.from_document({**pack["signed"]["head"], "seq": last - 1})
+    assert forged.problem(seal) == "its signature does not match"
