@@ -20,7 +20,7 @@ from composer.rendering.validation import MAX_SUBJECT_CHARS, validate_draft, val
         ("Your data\x85next", "U+0085"),
         ("Your data\u2028next", "U+2028"),
         ("Your data%0aBcc: x@example.com", "'%0a'"),
-        ("Your data%0D%0ABcc: x@example.com", "'%0D'"),
+        ("Your data%0D%0ABcc: x@example.com", "'%0D%0A'"),
         ("Your data=0ABcc: x@example.com", "'=0A'"),
         ("Your data=0d", "'=0d'"),
         ("Your data\\r\\nBcc: x@example.com", "'\\r'"),
@@ -28,6 +28,35 @@ from composer.rendering.validation import MAX_SUBJECT_CHARS, validate_draft, val
         ("Your data\\u000aBcc", "'\\u000a'"),
         ("Your data&#10;Bcc", "'&#10;'"),
         ("Your data&#x0D;Bcc", "'&#x0D;'"),
+        ("Your data\u2029next", "U+2029"),
+        ("Your data\x0bnext", "U+000B"),
+        ("Your data\x1enext", "U+001E"),
+        # Every encoded form of a line break the review found, and their relatives.
+        ("Your data&NewLine;Bcc: x@example.com", "'&NewLine;'"),
+        ("Your data&#x0A;Bcc", "'&#x0A;'"),
+        ("Your data&#13;Bcc", "'&#13;'"),
+        ("Your data&#x2028;Bcc", "'&#x2028;'"),
+        ("Your data&#8232;Bcc", "'&#8232;'"),
+        ("Your data&#8233;Bcc", "'&#8233;'"),
+        ("Your data&#133;Bcc", "'&#133;'"),
+        ("Your data&#x85;Bcc", "'&#x85;'"),
+        ("Your data&#0000010;Bcc", "'&#0000010;'"),
+        ("Your data&#10Bcc", "'&#10'"),  # browsers read it without the ";"
+        ("Your data&Tab;x", "'&Tab;'"),
+        ("Your data&#0;x", "'&#0;'"),
+        ("Your data%E2%80%A8Bcc", "'%E2%80%A8'"),
+        ("Your data%C2%85Bcc", "'%C2%85'"),
+        ("Your data%0bBcc", "'%0b'"),
+        ("Your data=E2=80=A9Bcc", "'=E2=80=A9'"),
+        ("Your data\\u2028Bcc", "'\\u2028'"),
+        ("Your data\\x85Bcc", "'\\x85'"),
+        ("Your data\\U0000000aBcc", "'\\U0000000a'"),
+        ("Your data\\N{LINE FEED}Bcc", "'\\N{LINE FEED}'"),
+        ("Your data\\vBcc", "'\\v'"),
+        # Encoded twice: decoded again.
+        ("Your data&amp;#10;Bcc", "'&#10;'"),
+        ("Your data%26%2310%3BBcc", "'&#10;'"),
+        ("Your data%250aBcc", "'%0a'"),
     ],
 )
 def test_line_breaks_raw_or_encoded_are_refused(subject: str, message: str) -> None:
@@ -50,8 +79,15 @@ def test_ordinary_subjects_pass() -> None:
         "We lost control of your name and email address on 3 May",
         "{{ first_name }}, your card details were copied: what to do now",
         "Update 2: 100% of affected accounts now reset (ref INC-2026-11)",
+        "R&D; update: Smith &amp; Sons &copy; 2026 &#233;t&eacute;",
+        "50%off? 100%ab =3D =E9 \\d \\u00e9 &#8230; %E2%80%A6",
+        "Tom & Jerry's 3=4 offer, 50 % off, &newline; is not an entity",
     ):
         validate_subject(subject)
+
+
+def test_hostile_numbers_in_references_are_only_text() -> None:
+    validate_subject("&#" + "9" * 5000 + "; &#x" + "f" * 5000 + "; \\U" + "f" * 8, max_chars=None)
 
 
 def test_validate_draft_says_which_part() -> None:
