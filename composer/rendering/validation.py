@@ -49,8 +49,8 @@ def _decode(token: str) -> str:
     if token.startswith("&#"):
         # HTML reads &#133; as "..." (Windows-1252); XML and many other decoders as U+0085.
         number = token[2:].rstrip(";")
-        code = int(number[1:], 16) if number[:1] in "xX" else int(number)
-        return html.unescape(token) + chr(min(code, sys.maxunicode))
+        point = int(number[1:], 16) if number[:1] in "xX" else int(number)
+        return html.unescape(token) + chr(min(point, sys.maxunicode))
     if token.startswith("&"):
         return html.unescape(token)
     if token.startswith("%"):
