@@ -841,7 +841,7 @@ def approval_signature_problems(session: Session, review: Review) -> list[str]:
 def check_recipients(session: Session, incident: Incident) -> RecipientList | None:
     """Recompute the digest of the incident's current recipient list from its rows and compare
     it with the one recorded at import (which the bundle, and so the approval, carries).
-    Raises :class:`RecipientsChanged` when they differ. A scan of the whole list: about 3 s
+    Raises :class:`RecipientsChanged` when they differ. A scan of the whole list: about 6 s
     per million recipients on SQLite (benchmarks/recipient_digest_bench.py)."""
     from composer.sending.cohorts import latest_list
     from composer.sending.recipients import list_digest

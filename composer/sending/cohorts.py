@@ -106,6 +106,10 @@ def cohorts(session: Session, recipient_list: RecipientList) -> list[Cohort]:
 #: and a list's rows are written once, by its import, and only blanked by the purge, which
 #: takes the list out of ``latest_list``. Counting them again is a scan of the whole list (over
 #: a second at a million recipients) that the sender repeats with each approval check.
+#: The stored digest is only a claim about the rows: rows rewritten in the database behind it
+#: would be served stale cohorts from here. That is safe only because the release check
+#: (``approval.check_recipients``) recomputes the digest from the rows and refuses to send when
+#: it differs; anything else that trusts these cohorts must not skip that check.
 _COUNTED: OrderedDict[str, tuple[Cohort, ...]] = OrderedDict()
 _COUNTED_KEPT = 16
 _COUNTED_LOCK = threading.Lock()

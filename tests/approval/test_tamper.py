@@ -214,3 +214,32 @@ def test_an_approver_swapped_in_the_database_is_refused(
         db.session.execute(sa.text("UPDATE review_decision SET user_id = :u"), {"u": other})
         db.session.commit()
     assert "by liz@example.com" in release_problem(app, approved.incident_id)
+
+
+def test_the_sender_recounts_a_running_send_and_stops_it(app: Flask, users: dict[str, int]) -> None:
+    app.config["SEND_WORKER"] = "none"
+    sent = _approved(app, users, start=True)
+    with app.app_context():
+        run = db.session.get(SendRun, sent.run_id)
+        assert run is not None
+        run.batch_size = 1
+        db.session.commit()
+    sender = worker_for(app)
+    sender.work_once()  # checks (and recounts), then sends one batch of one
+    with app.app_context():
+        db.session.execute(
+            sa.text("UPDATE recipient SET email = 'mallory@example.net' WHERE email = :e"),
+            {"e": "cy@example.com"},
+        )
+        db.session.commit()
+    sender.recheck_seconds = sender.recount_seconds = 0.0  # the re-check is due now
+    for _ in range(3):
+        sender.work_once()
+    with app.app_context():
+        run = db.session.get(SendRun, sent.run_id)
+        assert run is not None
+        assert run.state == RunState.STOPPED.value
+        assert "was changed in the database after it was uploaded" in (run.message or "")
+        sent_to = db.session.scalars(sa.select(DevOutboxMessage.to_email)).all()
+        assert len(sent_to) == 1
+        assert "mallory@example.net" not in sent_to
