@@ -74,6 +74,31 @@ MAX_EMAIL: Final = 254
 # checking a value this way is ten times faster than asking unicodedata about each character.
 # tests/sending/test_recipients.py keeps the two in step.
 UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Invisible characters refused in names, references and address lines: the bidirectional
+#: embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), which make a value show
+#: in another order than it holds (a name can read backwards), and the zero-width space,
+#: joiners, word joiner and byte-order mark (U+200B-U+200D, U+2060, U+FEFF), which make two
+#: values that look the same differ. A list exported from a spreadsheet has no reason to hold
+#: them.
+INVISIBLE: Final = re.compile("[\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+#: UNSAFE and INVISIBLE together: the fast test of whether a row's texts need a closer look.
+_SUSPECT: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + INVISIBLE.pattern[1:])
+_INVISIBLE_NAMES: Final = {
+    "\u200b": "zero-width space",
+    "\u200c": "zero-width non-joiner",
+    "\u200d": "zero-width joiner",
+    "\u2060": "word joiner",
+    "\ufeff": "zero-width no-break space (byte-order mark)",
+    "\u202a": "left-to-right embedding",
+    "\u202b": "right-to-left embedding",
+    "\u202c": "pop directional formatting",
+    "\u202d": "left-to-right override",
+    "\u202e": "right-to-left override",
+    "\u2066": "left-to-right isolate",
+    "\u2067": "right-to-left isolate",
+    "\u2068": "first strong isolate",
+    "\u2069": "pop directional isolate",
+}
 _ASCII_DOMAIN: Final = re.compile(r"[A-Za-z0-9.-]+\Z")
 _ASCII_UPPER: Final = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 _LANGUAGE: Final = re.compile(
@@ -161,11 +186,9 @@ class Lines:
         self._count(len(raw))
         self.line = 1
         overlong = len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n")
-        if raw.startswith(_UTF16_BOMS) or b"\x00" in raw:
-            raise ImportRefused(
-                "The file is UTF-16 text (Excel's “Unicode Text”), not CSV in UTF-8. "
-                f"{SAVE_AS} Nothing was imported."
-            )
+        what = file_kind(raw + self.stream.read(SNIFF_BYTES) if _binary(raw) else raw)
+        if what is not None:
+            raise ImportRefused(f"{what} Nothing was imported.")
         raw = raw.removeprefix(codecs.BOM_UTF8)
         if overlong:
             endings = ""
@@ -235,6 +258,112 @@ class Lines:
             ) from None
 
 
+#: Bytes looked at to tell what a file that is not CSV text is.
+SNIFF_BYTES: Final = 64 * 1024
+_SPREADSHEET_SAVE_AS: Final = (
+    "Open it in your spreadsheet program and save it as CSV UTF-8 (Excel: File, Save As, "
+    "“CSV UTF-8 (Comma delimited)”; LibreOffice: File, Save As, “Text CSV”, character set "
+    "UTF-8), then upload that file."
+)
+
+
+#: Bytes no text file holds (C0 controls other than tab, line feed and carriage return).
+_BINARY_BYTES: Final = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
+
+
+def _binary(start: bytes) -> bool:
+    return start.startswith(_MAGIC_PREFIXES) or _BINARY_BYTES.search(start) is not None
+
+
+def file_kind(start: bytes) -> str | None:
+    """What the file beginning with ``start`` is, as a sentence that says how to make a CSV
+    file of it, when it is something other than text (a spreadsheet, an archive, a PDF,
+    UTF-16 or other binary data); None for text."""
+    if start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return f"This is UTF-32 text, not CSV in UTF-8. {SAVE_AS}"
+    if start.startswith(_UTF16_BOMS) or _looks_utf16(start):
+        return f"This is UTF-16 text (Excel's “Unicode Text”), not CSV in UTF-8. {SAVE_AS}"
+    if start.startswith(b"PK\x03\x04") or start.startswith(b"PK\x05\x06"):
+        if b"xl/" in start or b"spreadsheetml" in start:
+            return f"This is an Excel workbook (.xlsx), not a CSV file. {_SPREADSHEET_SAVE_AS}"
+        if b"opendocument.spreadsheet" in start:
+            return (
+                "This is an OpenDocument spreadsheet (.ods, from LibreOffice), not a CSV file. "
+                f"{_SPREADSHEET_SAVE_AS}"
+            )
+        if b"word/" in start or b"opendocument.text" in start:
+            return (
+                "This is a word-processor document (.docx or .odt), not a CSV file. Put the "
+                "list in a spreadsheet, one person a row, and save it as CSV UTF-8."
+            )
+        return (
+            "This is a zip archive, not a CSV file. Unzip it and upload the CSV file inside "
+            "(saved as CSV UTF-8)."
+        )
+    if start.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return (
+            "This is an Excel 97-2003 workbook (.xls) or another Microsoft Office file, not a "
+            f"CSV file. {_SPREADSHEET_SAVE_AS}"
+        )
+    if start.startswith(b"%PDF-"):
+        return (
+            "This is a PDF document, not a CSV file. A recipient list cannot be read from a "
+            "PDF: export the list from where it is kept as CSV UTF-8."
+        )
+    if start.startswith(b"\x1f\x8b"):
+        return (
+            "This is a compressed (gzip) file, not a CSV file. Decompress it and upload the "
+            "CSV file inside (saved as CSV UTF-8)."
+        )
+    if start.startswith((b"7z\xbc\xaf\x27\x1c", b"Rar!")):
+        return (
+            "This is a compressed archive (7-Zip or RAR), not a CSV file. Extract it and upload "
+            "the CSV file inside (saved as CSV UTF-8)."
+        )
+    if start.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        return "This is an image, not a CSV file. Upload the recipient list saved as CSV UTF-8."
+    if _BINARY_BYTES.search(start[:SNIFF_BYTES]):
+        return (
+            "This is not a text file: it holds binary data (an image, a program, a database or "
+            "a document), not a CSV file. Upload the recipient list saved as CSV UTF-8."
+        )
+    return None
+
+
+#: Starts of files that are not text whatever follows (see :func:`file_kind`).
+_MAGIC_PREFIXES: Final = (
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\xd0\xcf\x11\xe0",
+    b"%PDF-",
+    b"\x1f\x8b",
+    b"7z\xbc\xaf",
+    b"Rar!",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+)
+
+
+def _looks_utf16(start: bytes) -> bool:
+    """UTF-16 without a byte-order mark: mostly text with a NUL byte beside each character."""
+    sample = start[:512]
+    if len(sample) < 4:
+        return False
+    for zeros in (sample[1::2], sample[0::2]):
+        if zeros.count(0) >= 0.9 * len(zeros) and sample.count(0) <= 0.55 * len(sample):
+            return True
+    return False
+
+
+def shown(value: str) -> str:
+    """``value`` for the error report: each invisible character written as ``<U+202E>``, so
+    the report shows where it is and cannot itself be shown in a misleading order."""
+    if not INVISIBLE.search(value):
+        return value
+    return INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
+
+
 def _closes_quote(line: str) -> bool:
     """Whether ``line``, read inside a quoted value, has the quote that closes it (``""`` is
     a quote mark within the value)."""
@@ -290,8 +419,16 @@ class RowChecker:
     @staticmethod
     def text(value: str, field: str) -> str | None:
         """The problem with a name, reference or address line, or None."""
-        if len(value) <= MAX_TEXT and not UNSAFE.search(value):
+        if len(value) <= MAX_TEXT and not _SUSPECT.search(value):
             return None
+        invisible = INVISIBLE.search(value)
+        if invisible and not UNSAFE.search(value):
+            char = invisible.group()
+            return (
+                f"The value holds an invisible character, U+{ord(char):04X} "
+                f"({_INVISIBLE_NAMES[char]}), which can make it show differently from what it "
+                "holds. Remove it (retype the value) and upload the file again."
+            )
         try:
             if field == "first_name":
                 Recipient(first_name=value)
@@ -708,10 +845,10 @@ class RowChecks:
                 problems.append((name["email"], problem, raw_email))
         texts = values[1:10]
         joined = "".join(texts)
-        if UNSAFE.search(joined) or (len(joined) > MAX_TEXT and max(map(len, texts)) > MAX_TEXT):
+        if _SUSPECT.search(joined) or (len(joined) > MAX_TEXT and max(map(len, texts)) > MAX_TEXT):
             for column, field, text in zip(_TEXT_COLUMNS, _TEXT_FIELDS, texts, strict=True):
                 if text and (problem := checker.text(text, field)):
-                    problems.append((name[column], problem, text))
+                    problems.append((name[column], problem, shown(text)))
         address = list(filter(None, texts[3:]))
         codes = (raw_country, raw_state, raw_language, raw_categories)
         checked = self._checked_codes.get(codes) or self._check_codes(codes)

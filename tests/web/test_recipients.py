@@ -153,6 +153,13 @@ def test_a_formula_name_is_escaped_in_the_error_report(
         (b"email\n", 400, "header line but no rows"),
         ("email,first_name\nren\u00e9@example.com,Ren\u00e9\n".encode("latin-1"), 400, "not UTF-8"),
         (b"name,town\nAnn,Bath\n", 400, "no \u201cemail\u201d column"),
+        (
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\x13\x00\x00\x00"
+            b"[Content_Types].xml\n<Types/>xl/workbook.xml",
+            400,
+            "This is an Excel workbook (.xlsx), not a CSV file",
+        ),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", 400, "This is a PDF document"),
     ],
 )
 def test_a_refused_file_says_why_and_keeps_nothing(
