@@ -56,7 +56,7 @@ def create_user_command(
 ) -> None:
     """Create a staff account with the given roles."""
     if generate_password:
-        password = accounts.generate_password()
+        password = accounts.generate_password(email)
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -91,7 +91,7 @@ def demo_accounts_command() -> None:
         return
     rows = []
     for email, name, roles in DEMO_ACCOUNTS:
-        password = accounts.generate_password()
+        password = accounts.generate_password(email)
         accounts.create_user(
             db.session(),
             _hasher(),

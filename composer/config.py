@@ -42,9 +42,20 @@ class Defaults:
     PASSWORD_HASH_MEMORY_KIB = 65536
     PASSWORD_HASH_PARALLELISM = 4
 
-    #: Sign-in throttling: failures allowed per account and per client address in the window.
-    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    #: Sign-in throttling (docs/security.md); nothing locks an account for everyone.
+    #: Wrong passwords for one account from one client address before that address waits
+    #: between tries: 1 minute, doubling with each further wrong one. A right password from
+    #: the address clears its count; so do 24 hours. Approving a notice (password re-typed)
+    #: has the same waits, per user.
+    LOGIN_FAILURES_BEFORE_DELAY = 5
+    #: The longest of those waits.
+    LOGIN_MAX_DELAY = timedelta(minutes=15)
+    #: Wrong passwords from one client address, across all accounts, within
+    #: LOGIN_FAILURE_WINDOW; then that address waits until the oldest leaves the window.
     LOGIN_MAX_FAILURES_PER_ADDRESS = 30
+    #: Wrong passwords for one account, from anywhere, within LOGIN_FAILURE_WINDOW; then only
+    #: addresses that signed in to the account in the last 30 days may try it.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 20
     LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
     #: Where checklist, taxonomy and place data live (relative paths are from the project root).

@@ -33,7 +33,7 @@ def users() -> tuple[str, int]:
 @bp.post("/users")
 @require_role(Role.ADMIN)
 def create_user() -> Response | tuple[str, int]:
-    password = accounts.generate_password()
+    password = accounts.generate_password(request.form.get("email", ""))
     form = {
         "email": request.form.get("email", ""),
         "display_name": request.form.get("display_name", ""),

@@ -27,6 +27,8 @@ bp = Blueprint("auth", __name__)
 def login_throttle() -> accounts.Throttle:
     cfg = current_app.config
     return accounts.Throttle(
+        free_failures=int(cfg["LOGIN_FAILURES_BEFORE_DELAY"]),
+        max_delay=cfg["LOGIN_MAX_DELAY"],
         max_per_account=int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
         max_per_address=int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
         window=cfg["LOGIN_FAILURE_WINDOW"],

@@ -9,6 +9,7 @@ role), 409 when the text or settings moved on, 422 for input to fix.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -478,20 +479,29 @@ def approve(incident_id: int, review_id: int) -> Response | tuple[str, int]:
             ),
         )
     try:
-        confirmed = accounts.authenticate(
+        # Its own per-user count: sign-in guesses at this account never hold up an approval.
+        confirmed = accounts.confirm_password(
             db.session(),
             password_hasher(),
             login_throttle(),
-            email=current_user.email,
-            password=request.form.get("password", ""),
-            address=request.remote_addr or "unknown",
+            current_user._get_current_object(),
+            request.form.get("password", ""),
             now=utcnow(),
         )
     except accounts.TooManyAttempts as exc:
         db.session.commit()
-        return render_review(incident, found, error=str(exc), error_field="password", status=429)
-    if confirmed is None or confirmed.id != current_user.id:
-        db.session.commit()  # keep the failed attempt for throttling
+        seconds = str(math.ceil(exc.retry_after.total_seconds()))
+        page, status = render_review(
+            incident,
+            found,
+            error=str(exc),
+            error_field="password",
+            form={"note": request.form.get("note", "")},
+            status=429,
+        )
+        return page, status, {"Retry-After": seconds}  # type: ignore[return-value]
+    if not confirmed:
+        db.session.commit()  # keep the failed check for throttling
         return render_review(
             incident,
             found,

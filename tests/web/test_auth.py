@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -57,25 +58,99 @@ def test_deactivated_account_cannot_sign_in(
     assert post_login(client, "ana@example.com", PASSWORD).status_code == 401  # type: ignore[attr-defined]
 
 
-def test_repeated_failures_are_throttled_even_with_the_right_password(
-    client: FlaskClient, users: dict[str, int]
-) -> None:
-    for _ in range(5):
-        assert post_login(client, "ana@example.com", "guess").status_code == 401  # type: ignore[attr-defined]
-    response = post_login(client, "ANA@example.com", PASSWORD)
-    assert response.status_code == 429  # type: ignore[attr-defined]
-    assert int(response.headers["Retry-After"]) > 0  # type: ignore[attr-defined]
-    assert "Too many failed sign-in attempts" in response.get_data(as_text=True)  # type: ignore[attr-defined]
-    # Another account from the same address is not locked out by one account's failures.
-    assert post_login(client, "lee@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
+class Clock:
+    """The time the sign-in form sees, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
-def test_many_accounts_from_one_address_are_throttled(app: Flask, users: dict[str, int]) -> None:
-    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr("composer.web.auth.utcnow", clock)
+    return clock
+
+
+def client_at(app: Flask, address: str) -> FlaskClient:
     client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_an_attacker_cannot_lock_the_user_out(
+    app: Flask, users: dict[str, int], clock: Clock
+) -> None:
+    attacker = client_at(app, "198.51.100.66")
+    for _ in range(5):
+        assert post_login(attacker, "ana@example.com", "guess").status_code == 401  # type: ignore[attr-defined]
+    refused = post_login(attacker, "ana@example.com", PASSWORD)
+    assert refused.status_code == 429  # type: ignore[attr-defined]
+    assert refused.headers["Retry-After"] == "60"  # type: ignore[attr-defined]
+    assert "Too many wrong passwords for this account" in refused.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Wait 1 minute and try again." in refused.get_data(as_text=True)  # type: ignore[attr-defined]
+    # The real user, at their own address, signs in with the right password at once.
+    user = client_at(app, "192.0.2.10")
+    assert post_login(user, "ana@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
+    assert user.get("/incidents/").status_code == 200
+
+
+def test_waits_grow_with_each_wrong_password_and_a_right_one_clears_them(
+    app: Flask, users: dict[str, int], clock: Clock
+) -> None:
+    client = client_at(app, "192.0.2.10")
+    for _ in range(5):
+        post_login(client, "ANA@example.com", "guess")
+    for minutes in (1, 2, 4, 8, 15, 15):
+        clock.advance(minutes=minutes, seconds=-1)
+        early = post_login(client, "ana@example.com", PASSWORD)
+        assert early.status_code == 429  # type: ignore[attr-defined]
+        assert early.headers["Retry-After"] == "1"  # type: ignore[attr-defined]
+        clock.advance(seconds=1)
+        assert post_login(client, "ana@example.com", "guess").status_code == 401  # type: ignore[attr-defined]
+    clock.advance(minutes=15)
+    assert post_login(client, "ana@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/incidents/")})
+    for _ in range(5):  # the count started again
+        assert post_login(client, "ana@example.com", "guess").status_code == 401  # type: ignore[attr-defined]
+
+
+def test_one_address_guessing_at_many_accounts_is_stopped(
+    app: Flask, users: dict[str, int], clock: Clock
+) -> None:
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+    attacker = client_at(app, "198.51.100.66")
     for name in ("a", "b", "c"):
-        post_login(client, f"{name}@example.com", "guess")
-    assert post_login(client, "ana@example.com", PASSWORD).status_code == 429  # type: ignore[attr-defined]
+        post_login(attacker, f"{name}@example.com", "guess")
+    refused = post_login(attacker, "ana@example.com", PASSWORD)
+    assert refused.status_code == 429  # type: ignore[attr-defined]
+    assert "from your network" in refused.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert refused.headers["Retry-After"] == str(15 * 60)  # type: ignore[attr-defined]
+    # Nobody else is held up.
+    assert post_login(client_at(app, "192.0.2.10"), "ana@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
+    clock.advance(minutes=15, seconds=1)
+    assert post_login(attacker, "lee@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
+
+
+def test_guesses_from_many_addresses_spare_the_users_usual_address(
+    app: Flask, users: dict[str, int], clock: Clock
+) -> None:
+    usual = client_at(app, "192.0.2.10")
+    sign_in(usual, "author")
+    usual.post("/logout", data={"csrf_token": csrf_token(usual, "/incidents/")})
+    clock.advance(days=3)
+    for n in range(20):
+        post_login(client_at(app, f"203.0.113.{n}"), "ana@example.com", "guess")
+    refused = post_login(client_at(app, "203.0.113.77"), "ana@example.com", PASSWORD)
+    assert refused.status_code == 429  # type: ignore[attr-defined]
+    assert "recently signed in from" in refused.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert post_login(usual, "ana@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
 
 
 def test_session_is_renewed_at_sign_in(client: FlaskClient, users: dict[str, int]) -> None:
