@@ -20,6 +20,7 @@ from composer.extensions import db
 from composer.models import utcnow
 from composer.web import password_hasher
 from composer.web.access import signed_in
+from composer.web.redirects import local_target
 
 bp = Blueprint("auth", __name__)
 
@@ -36,10 +37,8 @@ def login_throttle() -> accounts.Throttle:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: "/incidents/3", never "//evil.example" or "https://...".
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("incidents.index")
+    # Only same-site paths: "/incidents/3", never "//evil.example" or "/\t/evil.example".
+    return local_target(target) or url_for("incidents.index")
 
 
 @bp.get("/")
@@ -53,7 +52,8 @@ def login() -> Response | tuple[str, int] | str:
         return redirect(url_for("incidents.index"))
     email = request.form.get("email", "")
     if request.method == "GET":
-        return render_template("auth/login.html", email=email, next=request.args.get("next", ""))
+        next_page = local_target(request.args.get("next")) or ""
+        return render_template("auth/login.html", email=email, next=next_page)
     try:
         user = accounts.authenticate(
             db.session(),
@@ -67,13 +67,21 @@ def login() -> Response | tuple[str, int] | str:
     except accounts.TooManyAttempts as exc:
         db.session.commit()
         seconds = int(exc.retry_after.total_seconds())
-        body = render_template("auth/login.html", email=email, error=str(exc), next="")
+        body = render_template(
+            "auth/login.html",
+            email=email,
+            error=str(exc),
+            next=local_target(request.form.get("next")) or "",
+        )
         return body, 429, {"Retry-After": str(seconds)}  # type: ignore[return-value]
     if user is None:
         db.session.commit()
         error = "That email and password do not match an active account."
         return render_template(
-            "auth/login.html", email=email, error=error, next=request.form.get("next", "")
+            "auth/login.html",
+            email=email,
+            error=error,
+            next=local_target(request.form.get("next")) or "",
         ), 401
     audit.record(
         db.session(), actor=user, action="user.signed_in", subject_type="user", subject_id=user.id

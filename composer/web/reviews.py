@@ -44,6 +44,7 @@ from composer.web.notices import (
     lint_subject,
     lint_text,
 )
+from composer.web.redirects import local_target
 
 bp = Blueprint("reviews", __name__)
 
@@ -590,9 +591,9 @@ def withdraw(incident_id: int, review_id: int) -> Response | tuple[str, int]:
 def set_required(incident_id: int) -> Response | tuple[str, int]:
     incident = _incident(incident_id, for_update=True)
     value = _int(request.form.get("required"))
-    back = request.form.get("back") or url_for("incidents.summary", incident_id=incident_id)
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("incidents.summary", incident_id=incident_id)
+    back = local_target(request.form.get("back")) or url_for(
+        "incidents.summary", incident_id=incident_id
+    )
     try:
         approval.set_required_approvals(
             db.session(),
