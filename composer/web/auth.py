@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     current_app,
@@ -25,14 +27,20 @@ from composer.web.redirects import local_target
 bp = Blueprint("auth", __name__)
 
 
+def _duration(value: timedelta | float | str) -> timedelta:
+    # From the environment a duration arrives as seconds ("COMPOSER_LOGIN_MAX_DELAY=600").
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
 def login_throttle() -> accounts.Throttle:
+    """The sign-in throttle's numbers from the ``LOGIN_*`` settings (docs/security.md)."""
     cfg = current_app.config
     return accounts.Throttle(
         free_failures=int(cfg["LOGIN_FAILURES_BEFORE_DELAY"]),
-        max_delay=cfg["LOGIN_MAX_DELAY"],
+        max_delay=_duration(cfg["LOGIN_MAX_DELAY"]),
         max_per_account=int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
         max_per_address=int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-        window=cfg["LOGIN_FAILURE_WINDOW"],
+        window=_duration(cfg["LOGIN_FAILURE_WINDOW"]),
     )
 
 

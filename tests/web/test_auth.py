@@ -153,6 +153,21 @@ def test_guesses_from_many_addresses_spare_the_users_usual_address(
     assert post_login(usual, "ana@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
 
 
+def test_throttle_durations_set_from_the_environment_are_seconds(
+    app: Flask, users: dict[str, int], clock: Clock
+) -> None:
+    # COMPOSER_LOGIN_MAX_DELAY=90 arrives as the number 90.
+    app.config.update(LOGIN_FAILURES_BEFORE_DELAY=1, LOGIN_MAX_DELAY=90)
+    client = client_at(app, "192.0.2.10")
+    assert post_login(client, "ana@example.com", "guess").status_code == 401  # type: ignore[attr-defined]
+    clock.advance(minutes=1)
+    assert post_login(client, "ana@example.com", "guess").status_code == 401  # type: ignore[attr-defined]
+    clock.advance(seconds=89)  # two minutes, but no more than LOGIN_MAX_DELAY
+    assert post_login(client, "ana@example.com", PASSWORD).headers["Retry-After"] == "1"  # type: ignore[attr-defined]
+    clock.advance(seconds=1)
+    assert post_login(client, "ana@example.com", PASSWORD).status_code == 302  # type: ignore[attr-defined]
+
+
 def test_session_is_renewed_at_sign_in(client: FlaskClient, users: dict[str, int]) -> None:
     csrf_token(client)
     before = client.get_cookie("session")
