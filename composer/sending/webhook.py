@@ -23,6 +23,7 @@ import binascii
 import functools
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,30 @@ DELIVERY_EVENTS: Final = frozenset({"processed", "delivered", "deferred", "bounc
 
 _MAX_ID_CHARS: Final = 255
 _MAX_TIMESTAMP_DIGITS: Final = 12
+#: Our ids (custom args ``o`` and ``b``) are database integers: 1 to 2**31 - 1.
+MAX_OUR_ID: Final = 2**31 - 1
+_OUR_ID: Final = re.compile(r"[0-9]{1,10}\Z")
+#: A JSON integer longer than this is no timestamp or id of ours; it is read as
+#: :data:`TOO_LONG`, so the item it is in is skipped and the rest of the post is still read
+#: (Python refuses to read integers of more than 4,300 digits at all).
+_MAX_JSON_INT_DIGITS: Final = 20
+#: Reasons listed in :attr:`WebhookBatch.skipped`; the rest are counted.
+MAX_LISTED_SKIPS: Final = 20
+
+
+class _TooLong:
+    """A JSON number too long to be anything of ours (no type check accepts it)."""
+
+    def __repr__(self) -> str:
+        return "<number too long>"
+
+
+TOO_LONG: Final = _TooLong()
+
+
+def _json_int(text: str) -> int | _TooLong:
+    digits = len(text.lstrip("-"))
+    return TOO_LONG if digits > _MAX_JSON_INT_DIGITS else int(text)
 
 
 class WebhookRejected(Exception):
@@ -165,8 +190,12 @@ class WebhookBatch:
     ignored: Mapping[str, int]
     #: ``sg_event_id``s that appeared more than once in this post (later copies dropped).
     duplicates: tuple[str, ...]
-    #: Items that were not an event with an id, a type, an address and a time.
+    #: Items that were not an event with an id, a type, an address and a time, or whose
+    #: values were of the wrong type or out of range (an id of ours that cannot be one).
     malformed: int
+    #: Why each of the first :data:`MAX_LISTED_SKIPS` malformed items was skipped: "item 3:
+    #: ...", numbered from 1 in the order posted; never an address or other personal data.
+    skipped: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[WebhookEvent]:
         return iter(self.events)
@@ -185,23 +214,36 @@ def _text(value: object) -> str | None:
     return None
 
 
-def _event(item: Mapping[str, Any]) -> WebhookEvent | None:
+class _Skip(Exception):
+    """An item that is not a usable event; the message says why (no personal data)."""
+
+
+def _our_id(item: Mapping[str, Any], key: str, what: str) -> str | None:
+    """Custom arg ``key`` as one of our ids (decimal digits), None when absent."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not (isinstance(value, str) and _OUR_ID.match(value) and 0 < int(value) <= MAX_OUR_ID):
+        raise _Skip(f"its “{key}” ({what}) is not a whole number from 1 to {MAX_OUR_ID}")
+    return value
+
+
+def _event(item: Mapping[str, Any]) -> WebhookEvent:
     sg_event_id = item.get("sg_event_id")
     email = item.get("email")
     when = item.get("timestamp")
-    if not (
-        isinstance(sg_event_id, str)
-        and 0 < len(sg_event_id) <= _MAX_ID_CHARS
-        and isinstance(email, str)
-        and email
-        and isinstance(when, int | float)
-        and not isinstance(when, bool)
-    ):
-        return None
+    if not (isinstance(sg_event_id, str) and 0 < len(sg_event_id) <= _MAX_ID_CHARS):
+        raise _Skip(f"it has no “sg_event_id” of 1 to {_MAX_ID_CHARS} characters")
+    if not (isinstance(email, str) and email):
+        raise _Skip("it has no “email”")
+    if not isinstance(when, int | float) or isinstance(when, bool):
+        raise _Skip("its “timestamp” is not a number of seconds")
     try:
         timestamp = datetime.fromtimestamp(when, UTC)
     except (OverflowError, OSError, ValueError):
-        return None
+        raise _Skip("its “timestamp” is not a time SendGrid could have sent") from None
     event = str(item["event"])
     bounce_type = _text(item.get("type")) if event == "bounce" else None
     return WebhookEvent(
@@ -210,8 +252,8 @@ def _event(item: Mapping[str, Any]) -> WebhookEvent | None:
         email=email,
         timestamp=timestamp,
         sg_message_id=_text(item.get("sg_message_id")),
-        outbox_id=_text(item.get(OUTBOX_ARG)),
-        batch_id=_text(item.get(BATCH_ARG)),
+        outbox_id=_our_id(item, OUTBOX_ARG, "our message id"),
+        batch_id=_our_id(item, BATCH_ARG, "our batch id"),
         bounce_type=bounce_type,
     )
 
@@ -220,12 +262,13 @@ def parse_events(payload: bytes) -> WebhookBatch:
     """The events in a (verified) webhook body: a JSON array of event objects.
 
     Raises ``WebhookRejected`` when the body is not a JSON array. Event types other than
-    ``DELIVERY_EVENTS`` are counted in ``ignored``; items missing what an event needs are
-    counted in ``malformed``; a repeated ``sg_event_id`` is kept once and reported in
-    ``duplicates``.
+    ``DELIVERY_EVENTS`` are counted in ``ignored``; items missing what an event needs, or with
+    a value of the wrong type or out of range (a 30-digit number, an id of ours that cannot
+    be one), are skipped, counted in ``malformed`` and explained in ``skipped``, and never
+    stop the others; a repeated ``sg_event_id`` is kept once and reported in ``duplicates``.
     """
     try:
-        items = json.loads(payload)
+        items = json.loads(payload, parse_int=_json_int)
     except (ValueError, RecursionError):
         raise WebhookRejected("The webhook body is not JSON.") from None
     if not isinstance(items, list):
@@ -234,19 +277,25 @@ def parse_events(payload: bytes) -> WebhookBatch:
     ignored: Counter[str] = Counter()
     seen: set[str] = set()
     duplicates: list[str] = []
+    skipped: list[str] = []
     malformed = 0
-    for item in items:
+    for number, item in enumerate(items, start=1):
         kind = item.get("event") if isinstance(item, dict) else None
-        if not isinstance(kind, str) or not kind:
+        try:
+            if not isinstance(item, dict):
+                raise _Skip("it is not an event object")
+            if not isinstance(kind, str) or not kind:
+                raise _Skip("it has no “event” type")
+            if kind not in DELIVERY_EVENTS:
+                ignored[kind[:50]] += 1
+                continue
+            event = _event(item)
+        except _Skip as why:
             malformed += 1
+            if len(skipped) < MAX_LISTED_SKIPS:
+                skipped.append(f"item {number}: {why}")
             continue
-        if kind not in DELIVERY_EVENTS:
-            ignored[kind[:50]] += 1
-            continue
-        event = _event(item)
-        if event is None:
-            malformed += 1
-        elif event.sg_event_id in seen:
+        if event.sg_event_id in seen:
             duplicates.append(event.sg_event_id)
         else:
             seen.add(event.sg_event_id)
@@ -256,4 +305,17 @@ def parse_events(payload: bytes) -> WebhookBatch:
         ignored=dict(ignored),
         duplicates=tuple(duplicates),
         malformed=malformed,
+        skipped=tuple(skipped),
+    )
+
+
+def skipped_summary(batch: WebhookBatch) -> str:
+    """What a post's answer says about the items it skipped ("" when none were)."""
+    if not batch.malformed:
+        return ""
+    more = batch.malformed - len(batch.skipped)
+    tail = f"; and {more} more" if more else ""
+    return (
+        f"Applied {len(batch)} event(s); skipped {batch.malformed} item(s) that are not usable "
+        f"events: {'; '.join(batch.skipped)}{tail}."
     )

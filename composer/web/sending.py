@@ -42,6 +42,7 @@ from composer.sending.webhook import (
     WebhookKeyInvalid,
     WebhookRejected,
     parse_events,
+    skipped_summary,
     verify_signature,
 )
 from composer.sending.worker import InProcessWorker
@@ -420,8 +421,11 @@ def control(incident_id: int, run_id: int, action: str) -> Response:
 
 @bp.post("/webhooks/sendgrid")
 @csrf.exempt  # type: ignore[untyped-decorator]  # SendGrid signs its posts instead
-def webhook() -> tuple[str, int]:
-    """SendGrid's Event Webhook: signed (ECDSA over timestamp + body), fresh, applied once."""
+def webhook() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """SendGrid's Event Webhook: signed (ECDSA over timestamp + body), fresh, applied once.
+    Items that are not usable events are skipped, never the whole post (SendGrid would retry
+    it, good events and all, for ever): 204 when every item was used, else 200 and a line
+    saying what was skipped and why."""
     key = str(current_app.config.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or "")
     if not key:
         return "The Event Webhook is not configured (SENDGRID_WEBHOOK_PUBLIC_KEY).", 503
@@ -445,4 +449,8 @@ def webhook() -> tuple[str, int]:
         return f"Refused: {exc}", 400
     outbox.apply_events(db.session(), events, now=utcnow())
     db.session.commit()
+    skipped = skipped_summary(events)
+    if skipped:
+        current_app.logger.warning("Event Webhook: %s", skipped)
+        return skipped, 200, {"Content-Type": "text/plain; charset=utf-8"}
     return "", 204

@@ -396,3 +396,68 @@ def test_non_list_bodies_are_refused(payload: bytes, says: str) -> None:
 def test_an_empty_list_is_fine() -> None:
     batch = parse_events(b"[]\r\n")
     assert (len(batch), batch.malformed) == (0, 0)
+
+
+# --- Hostile values: the item is skipped, never the post -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ({"o": 2**63}, "“o” (our message id) is not a whole number from 1 to 2147483647"),
+        ({"o": str(2**63)}, "“o” (our message id)"),
+        ({"o": "9" * 5000}, "“o” (our message id)"),
+        ({"o": "\u00b2"}, "“o” (our message id)"),  # a digit to str.isdigit, not to int()
+        ({"o": -4}, "“o” (our message id)"),
+        ({"o": 0}, "“o” (our message id)"),
+        ({"o": ["41"]}, "“o” (our message id)"),
+        ({"o": 4.5}, "“o” (our message id)"),
+        ({"b": 2**31}, "“b” (our batch id)"),
+        ({"b": {"id": 7}}, "“b” (our batch id)"),
+        ({"timestamp": 10**19}, "“timestamp” is not a time"),
+        ({"timestamp": 10**30}, "“timestamp” is not a number"),
+        ({"timestamp": "1600112492"}, "“timestamp” is not a number"),
+        ({"sg_event_id": 12345}, "no “sg_event_id”"),
+        ({"sg_event_id": "x" * 256}, "no “sg_event_id”"),
+        ({"email": ["lee@example.com"]}, "no “email”"),
+    ],
+)
+def test_a_bad_value_skips_its_item_and_keeps_the_others(bad: dict[str, Any], says: str) -> None:
+    items = [
+        event(sg_event_id="good-1"),
+        event(**{"sg_event_id": "bad", **bad}),
+        event(sg_event_id="good-2", o=42, b=7),
+    ]
+    batch = parse_events(json.dumps(items).encode())
+    assert [e.sg_event_id for e in batch] == ["good-1", "good-2"]
+    assert [e.outbox_id for e in batch] == ["41", "42"]
+    assert batch.malformed == 1
+    (reason,) = batch.skipped
+    assert reason.startswith("item 2: ")
+    assert says in reason
+    assert "lee@example.com" not in reason
+
+
+def test_numbers_too_long_for_python_skip_their_item_not_the_post() -> None:
+    digits = "9" * 5000  # json.loads alone refuses the whole body over one of these
+    body = (
+        "["
+        + json.dumps(event(sg_event_id="good"))
+        + f',{{"event": "delivered", "sg_event_id": "bad", "email": "a@b.c", '
+        f'"timestamp": {digits}, "o": {digits}}}'
+        + f', {{"event": "open", "timestamp": -{digits}}}'
+        + "]"
+    ).encode()
+    batch = parse_events(body)
+    assert [e.sg_event_id for e in batch] == ["good"]
+    assert batch.malformed == 1
+    assert "item 2: its “timestamp” is not a number" in batch.skipped[0]
+    assert batch.ignored == {"open": 1}
+
+
+def test_many_bad_items_are_counted_and_the_first_listed() -> None:
+    items = [event(sg_event_id=f"bad-{n}", o="x") for n in range(50)] + [event()]
+    batch = parse_events(json.dumps(items).encode())
+    assert len(batch) == 1
+    assert batch.malformed == 50
+    assert len(batch.skipped) == 20

@@ -240,6 +240,35 @@ def test_signed_events_update_each_recipient_once(
     assert states == ["bounced", "delivered", "delivered"]
 
 
+def test_a_post_with_hostile_events_keeps_the_good_ones_and_says_what_it_skipped(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    key = generate_webhook_key()
+    app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key_b64(key)
+    accepted = _sent(app, users, ready)
+    good = make_events(accepted, "delivered")
+    hostile = [
+        {**good[0], "sg_event_id": "huge-o", "o": 2**63, "event": "bounce"},
+        {**good[0], "sg_event_id": "huge-b", "b": str(2**64), "event": "bounce"},
+        {**good[0], "sg_event_id": "typed", "timestamp": "soon", "event": "bounce"},
+    ]
+    body, headers = signed_webhook_request([hostile[0], *good, *hostile[1:]], key)
+    client = app.test_client()
+    response = client.post("/webhooks/sendgrid", data=body, headers=headers)
+    assert response.status_code == 200  # a 2xx: SendGrid must not retry the good events
+    said = response.get_data(as_text=True)
+    assert said.startswith(f"Applied {len(good)} event(s); skipped 3 item(s)")
+    assert "item 1: its “o” (our message id) is not a whole number" in said
+    assert f"item {len(good) + 2}: its “b” (our batch id)" in said
+    assert "“timestamp” is not a number" in said
+    assert "@example.com" not in said
+    with app.app_context():
+        states = {d.state for d in db.session.scalars(sa.select(Delivery))}
+    assert states == {"delivered"}  # every good event applied, none of the hostile bounces
+    # SendGrid's retry of the same post changes nothing more, and is not an error either.
+    assert client.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 200
+
+
 @pytest.mark.parametrize("tamper", ["body", "timestamp", "stale", "key", "missing"])
 def test_unsigned_or_tampered_events_are_refused(
     app: Flask, users: dict[str, int], ready: int, tamper: str
