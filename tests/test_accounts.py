@@ -147,6 +147,9 @@ def test_an_attackers_failures_never_stop_the_user_at_their_own_address(
     )
     assert user is not None
     assert user.email == "ana@example.com"
+    # The user's success elsewhere does not clear the attacker's count.
+    with pytest.raises(TooManyAttempts):
+        attempt(session, hasher, at=START + timedelta(seconds=12))
 
 
 def test_each_failure_past_the_free_ones_doubles_the_wait(
