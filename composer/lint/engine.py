@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from spacy.tokens import Doc
 
 from composer.lint.catalogue import CompiledRule, load_rules
 from composer.lint.findings import SPAN_CATEGORIES, Finding, LintResult
-from composer.lint.nlp import ParagraphCache, load_pipeline, split_paragraphs
+from composer.lint.nlp import ParagraphCache, load_pipeline, parse_pieces, split_paragraphs
 from composer.lint.readability import readability_findings
 from composer.lint.syntax import CHECKS, proper_names
 
@@ -38,7 +40,10 @@ PRIORITY = (
 IGNORE_MARKER = re.compile(r"\{#\s*lint-ignore(?:\s*:\s*(?P<what>[^#]*?))?\s*#\}")
 #: Straight and curly quotes are the same to the rules; replacing keeps every offset.
 _SAME_LENGTH = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
-_SENTENCE_END = re.compile(r"[.!?:;\"')\]]\s*$")
+#: A line ending in one of these ends its sentence, so the next line is a new paragraph.
+_SENTENCE_END_CHARS = frozenset(".!?:;\"')]")
+#: Paragraphs parsed by one call into spaCy, at most: the time budget is checked between calls.
+BATCH_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -86,24 +91,49 @@ class Linter:
 
     # -----------------------------------------------------------------------------------
 
-    def lint(self, text: str, facts: Mapping[str, Any] | None = None) -> LintResult:
-        """Findings for ``text`` (and, with ``facts``, its agreement with the incident's facts)."""
+    def lint(
+        self,
+        text: str,
+        facts: Mapping[str, Any] | None = None,
+        *,
+        time_budget: float | None = None,
+    ) -> LintResult:
+        """Findings for ``text`` (and, with ``facts``, its agreement with the incident's facts).
+
+        Takes time in proportion to the length of ``text``, whatever it holds. With
+        ``time_budget`` (seconds), checking stops once that much time has gone, between
+        paragraphs (or pieces of a long one): the result then has ``complete`` False, findings
+        for the text up to ``checked_chars`` only, no check against the facts, and a ``note``
+        saying so. At least one paragraph is always checked.
+        """
+        deadline = None if time_budget is None else time.monotonic() + time_budget
         ignores = _ignores(text)
         clean = IGNORE_MARKER.sub(lambda m: " " * len(m.group()), text)
         blocks = paragraphs(clean)
-        results = self._paragraph_results([p for _, p in blocks])
+        # Long paragraphs are checked in pieces, so that no one step of the work is long.
+        units = [
+            (offset + piece_offset, piece)
+            for offset, paragraph in blocks
+            for piece_offset, piece in parse_pieces(paragraph)
+        ]
+        results = self._paragraph_results([p for _, p in units], deadline)
+        complete = len(results) == len(units)
         findings: list[Finding] = []
         sentences: list[tuple[int, int]] = []
         names: set[str] = set()
-        for (offset, _), result in zip(blocks, results, strict=True):
+        for (offset, _), result in zip(units, results, strict=False):
             findings.extend(f.shifted(offset) for f in result.findings)
             sentences.extend((offset + s, offset + e) for s, e in result.sentences)
             names |= result.names
+        checked = clean
+        if not complete:
+            last_offset, last_unit = units[len(results) - 1] if results else (0, "")
+            checked = clean[: last_offset + len(last_unit)]
         doc_findings, stats = readability_findings(
-            clean, sentences, target_grade=self.config.target_grade, names=frozenset(names)
+            checked, sentences, target_grade=self.config.target_grade, names=frozenset(names)
         )
         findings.extend(doc_findings)
-        if facts is not None:
+        if facts is not None and complete:
             from composer.lint.factcheck import check_against_facts
 
             findings.extend(check_against_facts(clean, facts))
@@ -113,28 +143,56 @@ class Linter:
         stats["errors"] = sum(f.severity == "error" for f in findings)
         stats["warnings"] = sum(f.severity == "warning" for f in findings)
         stats["suggestions"] = sum(f.severity == "suggestion" for f in findings)
-        return LintResult(findings=findings, stats=stats)
+        if complete:
+            return LintResult(findings=findings, stats=stats)
+        return LintResult(
+            findings=findings,
+            stats=stats,
+            complete=False,
+            checked_chars=len(checked),
+            note=_stopped_note(len(checked), len(text), time_budget, facts is not None),
+        )
 
-    def _paragraph_results(self, texts: list[str]) -> list[_ParagraphResult]:
+    def _paragraph_results(
+        self, texts: list[str], deadline: float | None = None
+    ) -> list[_ParagraphResult]:
+        """Results for ``texts`` in order; past ``deadline`` (``time.monotonic()``), only for
+        the first ones, those done by then (at least one batch is always done)."""
         with self._lock:
             cached = {t: self._results[t] for t in texts if t in self._results}
             for t in cached:
                 self._results.move_to_end(t)
         todo = [t for t in dict.fromkeys(texts) if t not in cached]
-        if todo:
-            docs = self.parses.parse_many(todo)
-            fresh = {t: self._analyse(t, d) for t, d in zip(todo, docs, strict=True)}
+        batches: list[list[str]] = []
+        size = BATCH_CHARS
+        for t in todo:
+            if size + len(t) > BATCH_CHARS:
+                batches.append([])
+                size = 0
+            batches[-1].append(t)
+            size += len(t)
+        for number, batch in enumerate(batches):
+            if deadline is not None and number and time.monotonic() > deadline:
+                break
+            docs = self.parses.parse_many(batch)
+            fresh = {t: self._analyse(t, d) for t, d in zip(batch, docs, strict=True)}
             with self._lock:
                 self._results.update(fresh)
                 while len(self._results) > self.cache_size:
                     self._results.popitem(last=False)
             cached.update(fresh)
-        return [cached[t] for t in texts]
+        out = []
+        for t in texts:
+            if t not in cached:
+                break
+            out.append(cached[t])
+        return out
 
     def _analyse(self, text: str, doc: Doc) -> _ParagraphResult:
         """All span findings for one paragraph, with offsets relative to it."""
         matchable = text.translate(_SAME_LENGTH)
         sentences = [(s.start_char, s.end_char) for s in doc.sents]
+        context = _SentenceContext(matchable, sentences)
         found: list[Finding] = []
         for compiled in self.rules:
             rule = compiled.rule
@@ -148,7 +206,7 @@ class Linter:
             if rule.check is not None:
                 spans.extend(CHECKS[rule.check](doc))
             for start, end in spans:
-                if end <= start or _excepted(compiled, matchable, start, end, sentences):
+                if end <= start or context.excepted(compiled, start, end):
                     continue
                 found.append(
                     Finding(
@@ -181,37 +239,63 @@ class Linter:
             while start >= 0:
                 excepted.append((start, start + len(needle)))
                 start = lowered.find(needle, start + 1)
-        ignored_ranges: list[tuple[int, int, frozenset[str]]] = []
+        # Sorted by start, with the furthest end so far: one bisection answers "is this
+        # finding inside an exception?".
+        excepted.sort()
+        excepted_starts = [s for s, _ in excepted]
+        furthest: list[int] = []
+        for _, e in excepted:
+            furthest.append(max(e, furthest[-1]) if furthest else e)
+        # What each ignore marker silences, by the paragraph it is in; None: everything.
+        offsets = [offset for offset, _ in blocks]
+        ignored: dict[int, set[str] | None] = {}
         for position, what in ignores:
-            for offset, paragraph in blocks:
+            i = bisect_right(offsets, position) - 1
+            for j in (i - 1, i):
+                if j < 0:
+                    continue
+                offset, paragraph = blocks[j]
                 if offset <= position <= offset + len(paragraph) + 1:
-                    ignored_ranges.append((offset, offset + len(paragraph), what))
+                    names = ignored.get(j, set())
+                    ignored[j] = None if names is None or not what else names | what
         kept = []
         for f in findings:
             if f.rule in disabled or f.category in disabled:
                 continue
-            if f.end > f.start and any(s <= f.start and f.end <= e for s, e in excepted):
-                continue
-            if any(
-                s <= f.start < e and (not what or f.rule in what or f.category in what)
-                for s, e, what in ignored_ranges
-            ):
-                continue
+            if f.end > f.start:
+                k = bisect_right(excepted_starts, f.start) - 1
+                if k >= 0 and furthest[k] >= f.end:
+                    continue
+            if ignored:
+                j = bisect_right(offsets, f.start) - 1
+                if j >= 0 and j in ignored and f.start < offsets[j] + len(blocks[j][1]):
+                    names = ignored[j]
+                    if names is None or f.rule in names or f.category in names:
+                        continue
             kept.append(f)
         return kept
 
 
 def paragraphs(text: str) -> list[tuple[int, str]]:
     """Lines of ``text``, re-joined where a sentence was hard-wrapped across lines."""
-    blocks: list[tuple[int, str]] = []
+    spans: list[list[int]] = []
     for offset, line in split_paragraphs(text):
-        if blocks:
-            prev_offset, prev = blocks[-1]
-            if not _SENTENCE_END.search(prev) and line[:1].islower():
-                blocks[-1] = (prev_offset, text[prev_offset : offset + len(line)])
-                continue
-        blocks.append((offset, line))
-    return blocks
+        # Lines are stripped, so the previous one's last character says if it ended a sentence.
+        if spans and text[spans[-1][1] - 1] not in _SENTENCE_END_CHARS and line[:1].islower():
+            spans[-1][1] = offset + len(line)
+            continue
+        spans.append([offset, offset + len(line)])
+    return [(start, text[start:end]) for start, end in spans]
+
+
+def _stopped_note(checked: int, total: int, budget: float | None, with_facts: bool) -> str:
+    facts = " and against the incident's facts" if with_facts else ""
+    return (
+        f"Checking stopped after {budget:g} seconds: the findings cover the first "
+        f"{checked:,} of {total:,} characters. The rest of the text{facts} was not checked. "
+        "Long runs of symbols or of one-letter words are slow to check: remove them, or "
+        "check the notice in parts."
+    )
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -222,21 +306,54 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _excepted(
-    compiled: CompiledRule, text: str, start: int, end: int, sentences: list[tuple[int, int]]
-) -> bool:
-    """Whether the rule's own context conditions drop a hit (paragraph-level ones)."""
-    s_start, s_end = next(((s, e) for s, e in sentences if s <= start < e), (0, len(text)))
-    s_end = max(s_end, end)
-    for pattern in compiled.unless:
-        for match in pattern.finditer(text, s_start, s_end):
-            if match.start() < end and start < match.end():
+class _SentenceContext:
+    """A rule's own context conditions for a paragraph's hits, each searched for at most once
+    per sentence (a paragraph of one long sentence full of hits would otherwise be searched
+    once per hit)."""
+
+    def __init__(self, text: str, sentences: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.sentences = sentences
+        self.starts = [s for s, _ in sentences]
+        self._spans: dict[tuple[int, int, int], tuple[list[int], list[int]]] = {}
+        self._found: dict[tuple[int, int, int], bool] = {}
+
+    def excepted(self, compiled: CompiledRule, start: int, end: int) -> bool:
+        """Whether the rule's own context conditions drop a hit (paragraph-level ones)."""
+        s_start, s_end = 0, len(self.text)
+        i = bisect_right(self.starts, start) - 1
+        if i >= 0 and start < self.sentences[i][1]:
+            s_start, s_end = self.sentences[i]
+        s_end = max(s_end, end)
+        for pattern in compiled.unless:
+            starts, ends = self._matches(pattern, s_start, s_end)
+            # Matches do not overlap, so the last one starting before the hit ends the latest.
+            k = bisect_right(starts, end - 1) - 1
+            if k >= 0 and start < ends[k]:
                 return True
-    if compiled.if_sentence and not any(
-        p.search(text, s_start, s_end) for p in compiled.if_sentence
-    ):
-        return True
-    return any(p.search(text, s_start, s_end) for p in compiled.unless_sentence)
+        if compiled.if_sentence and not any(
+            self._search(p, s_start, s_end) for p in compiled.if_sentence
+        ):
+            return True
+        return any(self._search(p, s_start, s_end) for p in compiled.unless_sentence)
+
+    def _matches(
+        self, pattern: re.Pattern[str], start: int, end: int
+    ) -> tuple[list[int], list[int]]:
+        key = (id(pattern), start, end)
+        found = self._spans.get(key)
+        if found is None:
+            matches = list(pattern.finditer(self.text, start, end))
+            found = ([m.start() for m in matches], [m.end() for m in matches])
+            self._spans[key] = found
+        return found
+
+    def _search(self, pattern: re.Pattern[str], start: int, end: int) -> bool:
+        key = (id(pattern), start, end)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = pattern.search(self.text, start, end) is not None
+        return found
 
 
 def _document_context(
@@ -247,16 +364,43 @@ def _document_context(
     if not by_id:
         return findings
     matchable = text.translate(_SAME_LENGTH)
+    # Each pattern is searched a bounded number of times, not once per finding.
+    anywhere: dict[str, bool] = {}
+    starts = sorted({f.start for f in findings if f.rule in by_id})
+    earliest: dict[re.Pattern[str], int | None] = {}
     kept = []
     for f in findings:
         compiled = by_id.get(f.rule)
-        if compiled is not None and (
-            any(p.search(matchable) for p in compiled.unless_document)
-            or any(p.search(matchable, 0, f.start) for p in compiled.unless_before)
-        ):
-            continue
+        if compiled is not None:
+            if f.rule not in anywhere:
+                anywhere[f.rule] = any(p.search(matchable) for p in compiled.unless_document)
+            if anywhere[f.rule]:
+                continue
+            before = False
+            for p in compiled.unless_before:
+                if p not in earliest:
+                    earliest[p] = _first_start_after_match(p, matchable, starts)
+                first = earliest[p]
+                if first is not None and first <= f.start:
+                    before = True
+                    break
+            if before:
+                continue
         kept.append(f)
     return kept
+
+
+def _first_start_after_match(pattern: re.Pattern[str], text: str, starts: list[int]) -> int | None:
+    """The least of ``starts`` (sorted) such that ``pattern`` matches in ``text[:start]``, found
+    by bisection: a text that matches goes on matching when it is longer."""
+    low, high = 0, len(starts)
+    while low < high:
+        middle = (low + high) // 2
+        if pattern.search(text, 0, starts[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return starts[low] if low < len(starts) else None
 
 
 def _ignores(text: str) -> list[tuple[int, frozenset[str]]]:
@@ -276,13 +420,18 @@ def merge_overlaps(findings: Iterable[Finding]) -> list[Finding]:
     )
     others = [f for f in findings if f.category not in SPAN_CATEGORIES]
     merged: list[Finding] = []
+    # Findings come in order of start, so one that ends before this one starts can never
+    # overlap a later one either: only the rest are compared (in the order they were kept).
+    active: list[int] = []
     for finding in spans:
-        for i, kept in enumerate(merged):
-            if _same_words(kept, finding):
-                merged[i] = _better(kept, finding)
+        active = [i for i in active if merged[i].end > finding.start]
+        for i in active:
+            if _same_words(merged[i], finding):
+                merged[i] = _better(merged[i], finding)
                 break
         else:
             merged.append(finding)
+            active.append(len(merged) - 1)
     return sorted([*merged, *others], key=lambda f: (f.start, f.end, f.rule))
 
 

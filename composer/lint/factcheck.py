@@ -900,9 +900,15 @@ _BLOCKED_MID = re.compile(
     r"began|started|between|from|since|until)\b",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_URL = re.compile(r"\bhttps?://\S+|\bwww\.[\w-]+\.\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![\w/-])\+?\(?\d[\d\s().\-]{6,}\d(?![\w/-])")
+# Lengths are bounded as the standards bound them (64 characters before the @, 63 per part of a
+# domain name) and a phone number to 30 characters: unbounded, a long run of letters or digits
+# was scanned to its end from each of its characters.
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,10}")
+_URL = re.compile(
+    r"\bhttps?://\S+|\bwww\.[\w-]{1,63}\.\S+|\b[\w-]{1,63}(?:\.[\w-]{1,63}){1,10}/\S*",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(r"(?<![\w/-])\+?\(?\d[\d\s().\-]{6,30}\d(?![\w/-])")
 
 
 def _join(items: Sequence[str]) -> str:
@@ -1214,12 +1220,15 @@ def _steps_regexes(
     step_headings: tuple[str, ...], step_actions: tuple[str, ...]
 ) -> tuple[re.Pattern[str], re.Pattern[str]]:
     headings = re.compile(
-        rf"^[\s#*\-\u2022]*(?:{_alternation(step_headings, plural=False)})\b[^\n]{{0,40}}$",
+        rf"^[\s#*\-\u2022]{{0,40}}+(?:{_alternation(step_headings, plural=False)})\b[^\n]{{0,40}}$",
         re.IGNORECASE | re.MULTILINE,
     )
     action = rf"(?:{_alternation(step_actions, plural=False)})\b(?!\s+us\b)"
     lead = (
-        r"(?:(?:^|(?<=[.!?:;]))[\s\-*\u2022\d.)]*(?:(?:please|also|now|first|always|then|and)\s+)*"
+        # At most 40 characters of bullets and spaces, never given back (what follows starts
+        # with a letter): unbounded, a run of dots or blank lines was scanned to its end from
+        # each of its characters, a time growing with the square of its length.
+        r"(?:(?:^|(?<=[.!?:;]))[\s\-*\u2022\d.)]{0,40}+(?:(?:please|also|now|first|always|then|and)\s+)*"
         r"|\bplease\s+(?:do\s+)?|\byou\s+(?:should|can|could|must|need\s+to|may\s+want\s+to|"
         r"might\s+want\s+to|may\s+wish\s+to)\s+(?:also\s+)?|"
         r"\b(?:we|i)\s+(?:(?:strongly|also|would)\s+)*(?:recommend|advise|encourage|urge|suggest|"

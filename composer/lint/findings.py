@@ -50,10 +50,23 @@ class Finding:
 class LintResult:
     findings: list[Finding]
     stats: dict[str, Any] = field(default_factory=dict)
+    #: False when checking stopped early (a time budget ran out): the findings then cover
+    #: only the first ``checked_chars`` characters, and ``note`` says so in words for the user.
+    complete: bool = True
+    checked_chars: int | None = None
+    note: str = ""
 
     @property
     def has_errors(self) -> bool:
         return any(f.severity == "error" for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
-        return {"findings": [f.to_json() for f in self.findings], "stats": self.stats}
+        """The JSON shape of LINT.md; when checking stopped early it also has ``"complete":
+        false``, ``checked_chars`` and a ``note``."""
+        out: dict[str, Any] = {
+            "findings": [f.to_json() for f in self.findings],
+            "stats": self.stats,
+        }
+        if not self.complete:
+            out.update(complete=False, checked_chars=self.checked_chars, note=self.note)
+        return out

