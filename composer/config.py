@@ -71,6 +71,10 @@ class Defaults:
     LINT_DISABLED: ClassVar[list[str]] = []
     #: Phrases never flagged, case-insensitive: a product name that looks like jargon.
     LINT_EXCEPTIONS: ClassVar[list[str]] = []
+    #: Seconds one check of a notice may take in a web request (the editor page, ``POST
+    #: /api/lint``): past it, checking stops between paragraphs and the page says how much of the
+    #: text was checked. A normal notice takes well under a second.
+    LINT_TIME_BUDGET_SECONDS = 3.0
 
     #: Approvals a notice needs before it can be sent, unless an admin sets another number for
     #: an incident. Fixed for a review when it is submitted.

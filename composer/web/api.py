@@ -4,7 +4,9 @@
 out) returns ``{"findings": [...], "stats": {...}}``, the finding shape of LINT.md. Signed-in
 users only; send the page's CSRF token in the ``X-CSRFToken`` header. Errors are JSON too,
 ``{"error": "<message for a person>"}``: 400 (not JSON, no text, bad token), 401 (not signed
-in), 404 (no such incident), 413 (text over ``LINT_MAX_CHARS`` characters, default 50,000).
+in), 404 (no such incident, including numbers no incident can have), 413 (text over
+``LINT_MAX_CHARS`` characters, default 50,000). Checking stops after ``LINT_TIME_BUDGET_SECONDS``:
+the answer then has ``"complete": false``, ``"checked_chars"`` and a ``"note"`` for the user.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from composer.models import Incident
 from composer.web.notices import lint_text
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+#: The largest id a database row can have (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -69,6 +73,9 @@ def lint() -> tuple[Response, int]:
     incident_id = payload.get("incident_id")
     if incident_id is not None and type(incident_id) is not int:
         return error(400, '"incident_id" must be a whole number or null.')
+    if incident_id is not None and not 1 <= incident_id <= MAX_ID:
+        # The database cannot even look such a number up (SQLite integers are 64-bit).
+        return error(404, f"There is no incident number {incident_id}.")
     if len(text) > int(current_app.config["LINT_MAX_CHARS"]):
         return _too_long(len(text))
     try:

@@ -1,13 +1,19 @@
 """The notice editor, its versions and their differences.
 
-The editor page works without JavaScript (the findings are computed here, on every load); with
-it, static/js/lint-panel.js checks the text as it is typed through ``POST /api/lint``. Every save
-of changed text makes a new, numbered version (composer/notices.py); "Draft notice" writes one from
+The editor page works without JavaScript (the findings are computed here, or taken from the
+cache of results when the same text was checked with the same facts and switches); with it,
+static/js/lint-panel.js checks the text as it is typed through ``POST /api/lint``. A check in a
+request stops after ``LINT_TIME_BUDGET_SECONDS`` and says how much it checked. Every save of
+changed text makes a new, numbered version (composer/notices.py); "Draft notice" writes one from
 the incident's facts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from flask import (
@@ -72,21 +78,75 @@ def body_limit() -> int:
     return int(current_app.config["LINT_MAX_CHARS"])
 
 
+#: Lint results kept per app (by text, facts and switches), most recently used last.
+RESULT_CACHE_SIZE = 256
+_RESULTS_LOCK = threading.Lock()
+
+
+def time_budget() -> float:
+    """``LINT_TIME_BUDGET_SECONDS`` as a number of seconds; a wrong value is a ``ValueError``
+    naming the setting."""
+    value = current_app.config.get("LINT_TIME_BUDGET_SECONDS", 3.0)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"LINT_TIME_BUDGET_SECONDS must be a number of seconds above 0, not {value!r}."
+        )
+    return seconds
+
+
+def _results() -> OrderedDict[str, LintResult]:
+    found: OrderedDict[str, LintResult] | None = current_app.extensions.get("composer.lint_results")
+    if found is None:
+        with _RESULTS_LOCK:
+            found = current_app.extensions.setdefault("composer.lint_results", OrderedDict())
+    return found
+
+
+def _result_key(text: str, facts: Any, config: Any, budget: float) -> str:
+    # Everything the result depends on: the exact text, the facts (which carry the incident's
+    # answers and today's date), the team's switches and the budget.
+    blob = json.dumps([text, facts, repr(config), budget], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def lint_text(text: str, incident: Incident | None) -> LintResult:
-    """Lint ``text``; with an incident, also against that incident's facts."""
+    """Lint ``text``; with an incident, also against that incident's facts.
+
+    Stops after ``LINT_TIME_BUDGET_SECONDS`` (the result then says what it covers), and
+    remembers results: the same text, facts and switches are never checked twice, so a page
+    that shows a saved notice costs its viewers nothing after the first.
+    """
     from composer.lint.factcheck import FactsError
 
     engine = linter()
-    if incident is None:
-        return engine.lint(text)
-    facts = incidents.facts_document(catalogue(), incident, today=today())
+    budget = time_budget()
+    facts = (
+        None if incident is None else incidents.facts_document(catalogue(), incident, today=today())
+    )
+    key = _result_key(text, facts, engine.config, budget)
+    results = _results()
+    with _RESULTS_LOCK:
+        cached = results.get(key)
+        if cached is not None:
+            results.move_to_end(key)
+            return cached
     try:
-        return engine.lint(text, facts=facts)
+        result = engine.lint(text, facts=facts, time_budget=budget)
     except FactsError:
         # Our own facts document should always be valid: a bug, so log it, but the reader
         # still gets every check that does not need the facts.
+        assert incident is not None
         current_app.logger.exception("Incident %s: facts document refused by linter", incident.id)
-        return engine.lint(text)
+        result = engine.lint(text, time_budget=budget)
+    with _RESULTS_LOCK:
+        results[key] = result
+        while len(results) > RESULT_CACHE_SIZE:
+            results.popitem(last=False)
+    return result
 
 
 def lint_subject(subject: str) -> list[Finding]:

@@ -292,10 +292,13 @@
     }
     this.renderMirror();
     this.state.classList.remove("is-error");
+    // A check that ran out of time says how much of the text it covers (result.note).
     this.setState(
-      this.stats
-        ? "Reading grade: aim for " + this.targetGrade + " or below. Checked as you type."
-        : "Write or paste the notice: it is checked as you type."
+      result.complete === false && result.note
+        ? result.note
+        : this.stats
+          ? "Reading grade: aim for " + this.targetGrade + " or below. Checked as you type."
+          : "Write or paste the notice: it is checked as you type."
     );
     if (options.announce) this.announce(this.summaryText());
   };
