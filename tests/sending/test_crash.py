@@ -124,6 +124,9 @@ def worker_env(app: Flask, fake_url: str) -> dict[str, str]:
     env.update(
         COMPOSER_SQLALCHEMY_DATABASE_URI=str(app.config["SQLALCHEMY_DATABASE_URI"]),
         COMPOSER_SECRET_KEY="crash-test",
+        # Every process that writes to the database shares the audit signing key and checkpoint.
+        COMPOSER_AUDIT_SIGNING_KEY=str(app.config["AUDIT_SIGNING_KEY"]),
+        COMPOSER_AUDIT_CHECKPOINT_FILE=str(app.config["AUDIT_CHECKPOINT_FILE"]),
         COMPOSER_MAIL_GATEWAY="sendgrid",
         COMPOSER_SENDGRID_API_KEY="SG.crash-test",
         COMPOSER_SENDGRID_HOST=fake_url,

@@ -19,6 +19,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from composer import approval, notices
+from composer.approval import review as approval_review
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -404,10 +405,13 @@ def test_a_letter_that_is_not_the_approved_one_is_refused(
 
 
 def test_a_line_break_in_stored_data_refuses_the_batch_without_quoting_it(
-    app: Flask, sent: Sent
+    app: Flask, sent: Sent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The import refuses line breaks; a value changed in the database since is refused at
     printing too, and the message names the letter, never the value."""
+    # The release check's recount of the list (tests/approval/test_tamper.py) would refuse
+    # first; without it, the letter's own check still holds.
+    monkeypatch.setattr(approval_review, "check_recipients", lambda session, incident: None)
     db.session.execute(
         sa.update(Recipient)
         .where(Recipient.last_name == "Postlethwaite")
