@@ -325,7 +325,14 @@ def prepare_checkpoint(session: Session) -> None:
     seal = session.info.get(SEAL_INFO)
     if appended is None or not isinstance(seal, Seal) or seal.checkpoint_path is None:
         return
-    seq, hash_ = appended
+    # The head as this transaction leaves it (it holds the head's lock since its first append):
+    # not what record() noted, which a rolled-back savepoint could have undone.
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)
+    ).one_or_none()
+    if head is None or not head.seq:
+        return
+    seq, hash_ = head
     try:
         current = CheckpointFile(seal.checkpoint_path).read()
     except CheckpointUnreadable:
