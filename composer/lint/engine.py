@@ -133,7 +133,11 @@ class Linter:
             checked, sentences, target_grade=self.config.target_grade, names=frozenset(names)
         )
         findings.extend(doc_findings)
-        if facts is not None and complete:
+        # The facts check reads the whole text: it runs only when there is time left for it.
+        facts_checked = facts is not None and complete
+        if facts_checked and deadline is not None and time.monotonic() > deadline:
+            complete = facts_checked = False
+        if facts is not None and facts_checked:
             from composer.lint.factcheck import check_against_facts
 
             findings.extend(check_against_facts(clean, facts))
@@ -289,6 +293,12 @@ def paragraphs(text: str) -> list[tuple[int, str]]:
 
 
 def _stopped_note(checked: int, total: int, budget: float | None, with_facts: bool) -> str:
+    if checked >= total:
+        return (
+            f"Checking stopped after {budget:g} seconds, before the text was checked against "
+            "the incident's facts: the findings below are for the words only. Check again, or "
+            "shorten the notice."
+        )
     facts = " and against the incident's facts" if with_facts else ""
     return (
         f"Checking stopped after {budget:g} seconds: the findings cover the first "
