@@ -73,7 +73,9 @@ class Seal:
 
     def sign(self, purpose: str, *fields: object) -> str:
         """``v1:<key id>:<hex>``: the HMAC of ``purpose`` and ``fields`` (each as text)."""
-        message = json.dumps([purpose, *map(str, fields)], ensure_ascii=False).encode()
+        message = json.dumps(
+            [purpose, *map(str, fields)], ensure_ascii=False, separators=(",", ":")
+        ).encode()
         digest = hmac.new(self.key, message, hashlib.sha256).hexdigest()
         return f"{_SIGNATURE_VERSION}:{self.key_id}:{digest}"
 

@@ -380,9 +380,10 @@ HASHING = (
 
 SIGNING = (
     'signature = "v1:<key id>:" + HMAC-SHA256 (hex), with the installation\'s audit signing key '
-    '(kept outside the database), of the UTF-8 JSON array ["audit-event", "<seq>", "<hash>"]. '
+    '(kept outside the database), of the UTF-8 JSON array ["audit-event","<seq>","<hash>"] '
+    "(no spaces, every item a string). "
     "head is the whole log's last event when the pack was made, signed the same way over "
-    '["audit-checkpoint", "<seq>", "<hash>", "<at>", "<signed_from>"]; checkpoint is the latest '
+    '["audit-checkpoint","<seq>","<hash>","<at>","<signed_from>"]; checkpoint is the latest '
     "signed checkpoint kept outside the database. Only the key's holder can check signatures: "
     "give them this pack, and they can tell whether the log still reaches this head unchanged."
 )

@@ -425,3 +425,23 @@ def test_json_pack_carries_the_signed_head_that_a_later_truncation_contradicts(
     # A head edited in the pack no longer matches its signature.
     forged = audit.Checkpoint.from_document({**pack["signed"]["head"], "seq": last - 1})
     assert forged.problem(seal) == "its signature does not match"
+
+
+def test_the_key_holder_can_check_a_signature_as_the_pack_describes_it(
+    app: Flask, ctx: None
+) -> None:
+    import hashlib
+    import hmac
+
+    incident = new_incident(app)
+    pack = evidence.evidence_json(
+        db.session(), incident, generated_at=datetime.now(UTC), generated_by="x"
+    )
+    assert '["audit-event","<seq>","<hash>"]' in pack["signed"]["how"]
+    key = app.config["AUDIT_SIGNING_KEY"].encode()
+    for event in pack["events"]:
+        message = json.dumps(
+            ["audit-event", str(event["seq"]), event["hash"]], separators=(",", ":")
+        )
+        expected = hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+        assert event["signature"].rsplit(":", 1)[1] == expected
