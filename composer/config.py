@@ -7,8 +7,9 @@ Every setting can be overridden from the environment with the ``COMPOSER_`` pref
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class Defaults:
@@ -182,3 +183,18 @@ class Defaults:
     #: How often the in-process worker (the embedded default, and ``send work``) runs that
     #: purge by itself; with Celery, run the command daily from cron or a systemd timer.
     RECIPIENT_PURGE_EVERY_SECONDS = 3600
+
+
+def lint_time_budget(config: Mapping[str, Any]) -> float:
+    """``LINT_TIME_BUDGET_SECONDS`` as seconds; a ``ValueError`` naming the setting when it is not
+    a number above 0 (``create_app`` checks it at start-up)."""
+    value = config.get("LINT_TIME_BUDGET_SECONDS", Defaults.LINT_TIME_BUDGET_SECONDS)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"LINT_TIME_BUDGET_SECONDS must be a number of seconds above 0, not {value!r}."
+        )
+    return seconds

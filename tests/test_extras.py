@@ -1,6 +1,6 @@
-"""Celery and the PostgreSQL driver are optional extras: a setting that needs one that is not
-installed stops start-up with the command that installs it, instead of failing at the first
-send or query."""
+"""Start-up checks of settings. Celery and the PostgreSQL driver are optional extras: a setting
+that needs one that is not installed stops start-up with the command that installs it, instead
+of failing at the first send or query; a wrong lint time budget stops it too."""
 
 from __future__ import annotations
 
@@ -42,3 +42,11 @@ def test_postgresql_without_psycopg_names_the_extra(without: set[str], tmp_path:
     with pytest.raises(MissingExtra, match=r"pip install 'notice-composer\[postgres\]'"):
         create_app(base_config(tmp_path, uri))
     create_app(base_config(tmp_path, f"sqlite:///{tmp_path}/a.db"))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_a_wrong_lint_time_budget_stops_start_up(tmp_path: Path, value: str) -> None:
+    config = {**base_config(tmp_path, f"sqlite:///{tmp_path}/a.db")}
+    with pytest.raises(ValueError, match="LINT_TIME_BUDGET_SECONDS must be a number of seconds"):
+        create_app({**config, "LINT_TIME_BUDGET_SECONDS": value})
+    create_app({**config, "LINT_TIME_BUDGET_SECONDS": "2.5"})

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from composer import approval, incidents, notices
+from composer.config import lint_time_budget
 from composer.extensions import db
 from composer.models import Incident, NoticeVersion, Role, VersionSource
 from composer.notice_diff import diff_notices
@@ -84,18 +85,8 @@ _RESULTS_LOCK = threading.Lock()
 
 
 def time_budget() -> float:
-    """``LINT_TIME_BUDGET_SECONDS`` as a number of seconds; a wrong value is a ``ValueError``
-    naming the setting."""
-    value = current_app.config.get("LINT_TIME_BUDGET_SECONDS", 3.0)
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 0.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(
-            f"LINT_TIME_BUDGET_SECONDS must be a number of seconds above 0, not {value!r}."
-        )
-    return seconds
+    """``LINT_TIME_BUDGET_SECONDS`` as a number of seconds (checked at start-up)."""
+    return lint_time_budget(current_app.config)
 
 
 def _results() -> OrderedDict[str, LintResult]:
