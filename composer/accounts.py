@@ -16,7 +16,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from composer import audit
@@ -298,22 +298,14 @@ def check_sign_in_allowed(
 
     Says nothing about whether the account exists: typed names are counted alike.
     """
-    since = now - throttle.window
-    by_address = session.scalar(
-        select(func.count()).where(
-            LoginAttempt.address == address, ~LoginAttempt.succeeded, LoginAttempt.at >= since
-        )
+    _window_limit(
+        session,
+        LoginAttempt.address == address,
+        throttle.max_per_address,
+        throttle,
+        now=now,
+        message="Too many failed sign-in attempts have come from your network.",
     )
-    if int(by_address or 0) >= throttle.max_per_address:
-        oldest = session.scalar(
-            select(func.min(LoginAttempt.at)).where(
-                LoginAttempt.address == address, ~LoginAttempt.succeeded, LoginAttempt.at >= since
-            )
-        )
-        raise TooManyAttempts(
-            (oldest + throttle.window - now) if oldest else throttle.window,
-            "Too many failed sign-in attempts have come from your network.",
-        )
     failures, last = _streak(
         session,
         LoginAttempt,
@@ -340,21 +332,35 @@ def check_sign_in_allowed(
     )
     if known is not None:
         return
-    by_account = session.scalar(
-        select(func.count()).where(
-            LoginAttempt.account == account, ~LoginAttempt.succeeded, LoginAttempt.at >= since
-        )
+    _window_limit(
+        session,
+        LoginAttempt.account == account,
+        throttle.max_per_account,
+        throttle,
+        now=now,
+        message="This account has had too many failed sign-in attempts from other places, so "
+        "only networks it was recently signed in from can try now.",
     )
-    if int(by_account or 0) >= throttle.max_per_account:
-        oldest = session.scalar(
-            select(func.min(LoginAttempt.at)).where(
-                LoginAttempt.account == account, ~LoginAttempt.succeeded, LoginAttempt.at >= since
-            )
-        )
+
+
+def _window_limit(
+    session: Session,
+    which: ColumnElement[bool],
+    limit: int,
+    throttle: Throttle,
+    *,
+    now: datetime,
+    message: str,
+) -> None:
+    """Raise ``TooManyAttempts`` (until the oldest leaves the window) when the failed sign-ins
+    matching ``which`` in the last ``throttle.window`` number ``limit`` or more."""
+    recent = (which, ~LoginAttempt.succeeded, LoginAttempt.at >= now - throttle.window)
+    count, oldest = session.execute(
+        select(func.count(), func.min(LoginAttempt.at)).where(*recent)
+    ).one()
+    if int(count or 0) >= limit:
         raise TooManyAttempts(
-            (oldest + throttle.window - now) if oldest else throttle.window,
-            "This account has had too many failed sign-in attempts from other places, so "
-            "only networks it was recently signed in from can try now.",
+            (oldest + throttle.window - now) if oldest else throttle.window, message
         )
 
 
