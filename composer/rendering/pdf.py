@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import base64
 import enum
+import gc
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -212,6 +214,24 @@ def write_pdf_in_worker(html: str, static_dir: str) -> bytes:
     return write_pdf(html, static_dir=Path(static_dir))
 
 
+#: The one inline stylesheet of a letter as :func:`letter_html` writes it, in the head.
+_LETTER_STYLE: Final = re.compile(r"<style>(?P<css>[^<]*)</style>")
+
+
+def _shared_style(html: str) -> tuple[str, str] | None:
+    """``html`` without its stylesheet, and the stylesheet, when the letter styles itself with
+    exactly one ``<style>`` in its head and nothing else (no ``<link>``, no ``style=``
+    attribute): then the stylesheet given to WeasyPrint separately cascades exactly as it does
+    inline, and can be parsed once for a whole batch. None for any other HTML."""
+    head_end = html.find("</head>")
+    match = _LETTER_STYLE.search(html, 0, max(head_end, 0))
+    if match is None or html.count("<style") != 1:
+        return None
+    if "<link" in html or re.search(r"\sstyle\s*=", html):
+        return None
+    return html[: match.start()] + html[match.end() :], match.group("css")
+
+
 def write_letters_pdf(
     htmls: Sequence[str], *, title: str, static_dir: Path = STATIC_DIR
 ) -> tuple[bytes, tuple[int, ...]]:
@@ -221,23 +241,48 @@ def write_letters_pdf(
     Each letter is laid out as a document of its own (its footer says "Page 1 of 2" whatever
     comes before it), then the pages are put together (WeasyPrint's ``Document.copy``). The
     PDF's title is ``title``, not the first letter's. Resources go through the same
-    :class:`StaticOnlyFetcher` as :func:`write_pdf`; any refusal fails the whole document."""
+    :class:`StaticOnlyFetcher` as :func:`write_pdf`; any refusal fails the whole document.
+
+    Made for batches of a hundred letters or more: the letters' stylesheet is parsed once,
+    fonts and images are loaded once, and Python's cycle collector waits until the end (it
+    would otherwise walk every page laid out so far, again and again). The PDF is byte for
+    byte the one made without these (tests/rendering/test_letters_fast.py)."""
     if not htmls:
         raise ValueError("no letters to render")
+    from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
 
+    _memoize_page_references()
     fetcher = StaticOnlyFetcher(static_dir)
     base_url = path2url(str(fetcher.root) + os.sep)
     # Shared by every letter: fonts are looked up and the logo decoded once, not per letter.
     fonts = FontConfiguration()
     images: dict[Any, Any] = {}
+    sheets: dict[str, Any] = {}
+
+    def render(html: str) -> Any:
+        split = _shared_style(html)
+        stylesheets = []
+        if split is not None:
+            html, css = split
+            sheet = sheets.get(css)
+            if sheet is None:
+                sheet = sheets[css] = CSS(
+                    string=css, base_url=base_url, url_fetcher=fetcher, font_config=fonts
+                )
+            stylesheets.append(sheet)
+        return HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
+            font_config=fonts,
+            cache=images,
+            stylesheets=stylesheets,
+            pdf_variant=PDF_VARIANT,
+            pdf_tags=True,
+        )
+
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        documents = [
-            HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
-                font_config=fonts, cache=images, pdf_variant=PDF_VARIANT, pdf_tags=True
-            )
-            for html in htmls
-        ]
+        documents = [render(html) for html in htmls]
         combined = documents[0].copy([page for doc in documents for page in doc.pages])
         combined.metadata.title = title
         pdf: bytes = combined.write_pdf(pdf_variant=PDF_VARIANT, pdf_tags=True)
@@ -246,10 +291,39 @@ def write_letters_pdf(
         if isinstance(cause, ResourceRefused):
             raise ResourceRefused(cause.url, cause.reason) from None
         raise RenderError(f"A resource for the PDF could not be loaded: {exc}") from None
+    finally:
+        if collecting:
+            gc.enable()
     if fetcher.refused:
         first = fetcher.refused[0]
         raise ResourceRefused(first.url, first.reason)
     return pdf, tuple(len(doc.pages) for doc in documents)
+
+
+def _memoize_page_references() -> None:
+    """Make pydyf's ``PDF.page_references`` remember its answer until a page is added.
+
+    WeasyPrint asks for it once per tagged element (PDF/UA), and pydyf builds the list of every
+    page's reference each time: a 200-page batch spent about a tenth of its time there, growing
+    with the square of its pages. Same answer, built again only when the pages change. Does
+    nothing if pydyf's ``PDF`` no longer has that property (a newer pydyf)."""
+    import pydyf  # type: ignore[import-untyped]
+
+    found = getattr(pydyf.PDF, "page_references", None)
+    compute = found.fget if isinstance(found, property) else None
+    if compute is None or getattr(compute, "memoized", False):
+        return
+
+    def page_references(pdf: Any) -> Any:
+        kids = tuple(pdf.pages["Kids"])
+        cached = pdf.__dict__.get("_composer_page_references")
+        if cached is None or cached[0] != kids:
+            cached = pdf.__dict__["_composer_page_references"] = (kids, compute(pdf))
+        return cached[1]
+
+    page_references.memoized = True  # type: ignore[attr-defined]
+    page_references.__wrapped__ = compute  # type: ignore[attr-defined]
+    pydyf.PDF.page_references = property(page_references)
 
 
 def letters_to_pdf(
