@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from composer.config import Defaults, lint_time_budget
+from composer.config import Defaults, letter_home_country, lint_time_budget
 from composer.resources import CHECKLISTS_DIR, STATIC_DIR, TEMPLATES_DIR
 
 
@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _check_extras(app.config)
     _limit_renders(app.config)
     lint_time_budget(app.config)  # a wrong value stops start-up, naming the setting
+    letter_home_country(app.config)  # so does a country letters cannot name
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["SECRET_KEY"]:

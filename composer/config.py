@@ -95,6 +95,10 @@ class Defaults:
     COMPANY_NAME = "Example Ltd"
     #: The letter's logo: a file under ``static/`` ("" for none).
     LETTER_LOGO = "notices/logo.svg"
+    #: The country letters are posted from (ISO 3166-1 alpha-2: "GB", "JE", "US"). A letter to
+    #: a recipient in another country ends with that country's name in capitals
+    #: (docs/letters.md); a recipient here, or with no country, gets no country line.
+    LETTER_HOME_COUNTRY = "GB"
     #: Seconds a PDF preview may take to render before it is stopped with a message.
     RENDER_TIMEOUT_SECONDS = 20.0
     #: PDF renders (previews, letters, letter batches) running at once in each app, worker or
@@ -198,3 +202,24 @@ def lint_time_budget(config: Mapping[str, Any]) -> float:
             f"LINT_TIME_BUDGET_SECONDS must be a number of seconds above 0, not {value!r}."
         )
     return seconds
+
+
+def letter_home_country(config: Mapping[str, Any]) -> str:
+    """``LETTER_HOME_COUNTRY`` as an upper-case ISO 3166-1 alpha-2 code; a ``ValueError`` naming
+    the setting when it is not one the app has a country name for (``create_app`` checks it at
+    start-up)."""
+    from composer.rendering.address import UnknownCountry, country_name
+
+    value = config.get("LETTER_HOME_COUNTRY", Defaults.LETTER_HOME_COUNTRY)
+    code = value.strip().upper() if isinstance(value, str) else ""
+    hint = " (the United Kingdom is GB)" if code == "UK" else ""
+    try:
+        if len(code) != 2:
+            raise UnknownCountry(code)
+        country_name(code)
+    except UnknownCountry:
+        raise ValueError(
+            "LETTER_HOME_COUNTRY must be the two-letter ISO 3166-1 code of the country letters "
+            f"are posted from, such as GB, JE or US{hint}; it is {value!r}."
+        ) from None
+    return code

@@ -61,6 +61,7 @@ FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _NOT_PLAIN = re.compile(r"\{%|\{#|\{\{[-+]|[-+]\}\}")
 
 _MAX_VALUE = 200
+_TWO_LETTERS = re.compile(r"[A-Za-z]{2}")
 #: An envelope window holds six lines: the name and five address lines.
 _MAX_ADDRESS_LINES = 5
 
@@ -243,6 +244,11 @@ class Recipient:
     reference: str = ""
     #: Lines of the postal address, for the PDF letter's envelope window (name not included).
     postal_address: tuple[str, ...] = ()
+    #: Where the address is: an ISO 3166-1 alpha-2 code ("" for the company's own country).
+    #: A letter abroad gets the country's name as its last line (``rendering.address``).
+    country: str = ""
+    #: A US address's state (USPS code, "CA"), for the city, state and ZIP line.
+    us_state: str = ""
 
     def __post_init__(self) -> None:
         for name in ("first_name", "last_name", "reference"):
@@ -262,6 +268,14 @@ class Recipient:
                 f"fits the name and {_MAX_ADDRESS_LINES} more: join some lines with commas."
             )
         object.__setattr__(self, "postal_address", lines)
+        for name in ("country", "us_state"):
+            code = _clean(name.replace("_", " "), getattr(self, name))
+            if code and not _TWO_LETTERS.fullmatch(code):
+                raise RecipientError(
+                    f"The recipient's {name.replace('_', ' ')} must be a two-letter code "
+                    "(a country: GB, US, DE; a US state: CA, NY)."
+                )
+            object.__setattr__(self, name, code.upper())
 
     @property
     def full_name(self) -> str:
@@ -280,9 +294,18 @@ class Recipient:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Recipient:
-        """A recipient from JSON-like data (docs/rendering.md): the field names as keys and
-        ``postal_address`` as a list of lines or one string with line breaks."""
-        allowed = {"first_name", "last_name", "email", "reference", "postal_address"}
+        """A recipient from JSON-like data (docs/rendering.md): the field names as keys,
+        ``postal_address`` as a list of lines or one string with line breaks, and optionally
+        ``country`` and ``us_state`` codes."""
+        allowed = {
+            "first_name",
+            "last_name",
+            "email",
+            "reference",
+            "postal_address",
+            "country",
+            "us_state",
+        }
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise RecipientError(
@@ -300,6 +323,8 @@ class Recipient:
             email=data.get("email", ""),
             reference=data.get("reference", ""),
             postal_address=tuple(address),
+            country=data.get("country", ""),
+            us_state=data.get("us_state", ""),
         )
 
 

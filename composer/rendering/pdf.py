@@ -42,6 +42,7 @@ from weasyprint.urls import (  # type: ignore[import-untyped]
     path2url,
 )
 
+from composer.rendering.address import DEFAULT_HOME_COUNTRY, recipient_lines
 from composer.rendering.environment import checked_lang, notice_css, notice_environment
 from composer.rendering.errors import RenderError, RenderTimeout, ResourceRefused
 from composer.rendering.markdown import markdown_to_html
@@ -371,16 +372,25 @@ def letter_html(
     contact_lines: Sequence[str] = (),
     letter_date: date | None = None,
     lang: str = "en",
+    home_country: str = DEFAULT_HOME_COUNTRY,
 ) -> str:
     """The HTML WeasyPrint turns into the letter for ``recipient`` (merge fields filled in,
     every value HTML-escaped). ``logo`` is a path under static/ (None for no logo);
-    ``return_address`` is the one-line sender address printed above the recipient's."""
+    ``return_address`` is the sender's address printed above the recipient's (one line, wrapped
+    if it is longer than the window is wide). The recipient's address lines are
+    :func:`~composer.rendering.address.envelope_lines`: a country line when
+    ``recipient.country`` is not ``home_country`` (the ``LETTER_HOME_COUNTRY`` setting), US
+    city, state and ZIP on one line. Raises a ``RecipientError`` for a country code with no
+    known name."""
     validate_draft(draft)
     paper = Paper(paper)
     slots = FieldSlots()
     subject = slots.insert(draft.subject)
     body = markdown_to_html(slots.insert(draft.body))
-    address = [recipient.full_name or "The occupier", *recipient.postal_address]
+    address = [
+        recipient.full_name or "The occupier",
+        *recipient_lines(recipient, home_country=home_country),
+    ]
     html = (
         notice_environment()
         .get_template("notices/letter.html")

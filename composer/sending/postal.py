@@ -58,6 +58,8 @@ from composer.models import (
     SendRun,
     User,
 )
+from composer.config import letter_home_country
+from composer.rendering.address import recipient_lines
 from composer.rendering.errors import RenderBusy, RenderError
 from composer.rendering.merge import Recipient as MergeRecipient
 
@@ -79,8 +81,9 @@ MAX_ATTEMPTS: Final = 3
 #: Seconds a batch waits for a free renderer (RENDER_MAX_CONCURRENT) before it is put back to
 #: wait for a later turn; less than the 60 seconds of its lease beyond the render time limit.
 RENDER_WAIT_SECONDS: Final = 50.0
-#: The most address lines a letter has (an envelope window: the name and five lines).
-MAX_ADDRESS_LINES: Final = 5
+#: The most address lines a letter has under the name: five lines and, for a letter abroad,
+#: the country's (``composer.rendering.address``).
+MAX_ADDRESS_LINES: Final = 6
 
 MANIFEST_HEADER: Final = (
     "batch",
@@ -311,6 +314,7 @@ def letters_for_run(
     version, release = run_release(session, run, config=config, catalogue=catalogue, today=today)
     settings = release.bundle.settings
     letter = settings.letter
+    home_country = letter_home_country(config)
 
     def render(spec: approval.VariantSpec, recipient: MergeRecipient, day: date) -> str:
         return letter_html(
@@ -323,6 +327,7 @@ def letters_for_run(
             contact_lines=letter.contact_lines,
             letter_date=day,
             lang=spec.lang,
+            home_country=home_country,
         )
 
     variants = {v.spec.key: v for v in release.bundle.variants}
@@ -357,9 +362,13 @@ class _Row:
     cohort_key: str
     recipient: MergeRecipient
     country: str
+    #: The lines under the name, as the letter prints them (country line included).
+    address: tuple[str, ...]
 
 
-def _rows(session: Session, batch: LetterBatch) -> list[_Row]:
+def _rows(session: Session, batch: LetterBatch, *, home_country: str) -> list[_Row]:
+    """The batch's letters in sequence, each with the address lines its envelope window and
+    the manifest show (``home_country``: ``LETTER_HOME_COUNTRY``)."""
     found = session.execute(
         select(
             Letter.id,
@@ -373,6 +382,7 @@ def _rows(session: Session, batch: LetterBatch) -> list[_Row]:
             Recipient.reference,
             Recipient.address,
             Recipient.country,
+            Recipient.us_state,
         )
         .join(Delivery, Delivery.id == Letter.delivery_id)
         .join(Recipient, Recipient.id == Delivery.recipient_id)
@@ -392,6 +402,7 @@ def _rows(session: Session, batch: LetterBatch) -> list[_Row]:
         ref,
         lines,
         country,
+        us_state,
     ) in found:
         try:
             recipient = MergeRecipient(
@@ -400,7 +411,12 @@ def _rows(session: Session, batch: LetterBatch) -> list[_Row]:
                 email=email or "",
                 reference=ref or "",
                 postal_address=tuple(lines or ()),
+                country=country or "",
+                # The import keeps a state only for US addresses; the cohorts ignore it
+                # elsewhere, and so does the envelope.
+                us_state=(us_state or "") if country == "US" else "",
             )
+            address = recipient_lines(recipient, home_country=home_country)
         except RenderError as exc:
             # The import applies the same rules, so this is data changed since: say which
             # letter, never the value.
@@ -411,7 +427,9 @@ def _rows(session: Session, batch: LetterBatch) -> list[_Row]:
             raise LettersRefused(
                 f"Letter {sequence} (delivery {delivery_id}) has no postal address any more."
             )
-        rows.append(_Row(letter_id, sequence, reason, delivery_id, key, recipient, country or ""))
+        rows.append(
+            _Row(letter_id, sequence, reason, delivery_id, key, recipient, country or "", address)
+        )
     return rows
 
 
@@ -426,11 +444,13 @@ def render_timeout(size: int, config: Mapping[str, Any]) -> float:
 
 
 def manifest_csv(batch: LetterBatch, rows: Sequence[_Row], pages: Sequence[int]) -> str:
-    """The batch's manifest: one formula-safe row per letter, in PDF order."""
+    """The batch's manifest: one formula-safe row per letter, in PDF order, with the address
+    lines exactly as the letter's window shows them (a letter abroad: the country's name last)
+    and the country's ISO code."""
     lines = []
     first = 1
     for row, count in zip(rows, pages, strict=True):
-        address = list(row.recipient.postal_address)[:MAX_ADDRESS_LINES]
+        address = list(row.address)[:MAX_ADDRESS_LINES]
         address += [""] * (MAX_ADDRESS_LINES - len(address))
         lines.append(
             [
@@ -475,7 +495,7 @@ def render_batch(
         raise LettersRefused(problem)
     day = print_date(now, config)
     letter_for = letters_for_run(session, run, config=config, catalogue=catalogue, today=day)
-    rows = _rows(session, batch)
+    rows = _rows(session, batch, home_country=letter_home_country(config))
     if not rows:
         raise LettersRefused(f"Letter batch {batch.id} has no letters.")
     htmls = [letter_for(row.cohort_key, row.recipient, day) for row in rows]

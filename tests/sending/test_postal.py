@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -273,6 +274,42 @@ def test_one_pdf_with_each_letter_on_its_own_pages_and_a_matching_manifest(
             assert name not in str(event.after)
 
 
+@pytest.mark.parametrize("home", ["GB", "US"])
+def test_the_manifest_and_the_letter_have_the_same_lines_and_a_country_line_abroad(
+    app: Flask, sent: Sent, home: str
+) -> None:
+    app.config["LETTER_HOME_COUNTRY"] = home
+    prepare(sent)
+    (batch,) = render_all(app)
+    assert batch.pdf is not None
+    rows = {row["name"]: row for row in manifest_rows(batch)}
+    boston = "Boston, MA 02109"  # the city and ZIP lines and the us_state column, on one line
+    expected = {
+        "Mercy Bostwick": ["9 Harbor Way", boston, *(["UNITED STATES"] if home == "GB" else [])],
+        "Philippa Postlethwaite": [
+            "7 Post Street",
+            "Flat 3",
+            "Leeds",
+            "LS7 7PP",
+            *(["UNITED KINGDOM"] if home == "US" else []),
+        ],
+    }
+    for name, lines in expected.items():
+        row = rows[name]
+        printed = [row[f"address_line_{n}"] for n in range(1, postal.MAX_ADDRESS_LINES + 1)]
+        assert printed == lines + [""] * (postal.MAX_ADDRESS_LINES - len(lines))
+        first = int(row["first_page"])
+        text = pages_text(batch.pdf, first, first)
+        # The window shows the name and then exactly these lines (the left column: the date
+        # and reference are on the right).
+        window = [re.split(r"\s{2,}", line.strip())[0] for line in text.splitlines()]
+        at = window.index(name)
+        assert window[at + 1 : at + 1 + len(lines)] == lines
+        assert window[at + 1 + len(lines)] != "UNITED KINGDOM"
+    assert rows["Mercy Bostwick"]["country"] == "US"
+    assert rows["Philippa Postlethwaite"]["country"] == "GB"
+
+
 def test_hostile_values_are_text_in_the_pdf_and_data_in_the_manifest(
     app: Flask, sent: Sent
 ) -> None:
@@ -425,6 +462,26 @@ def test_a_line_break_in_stored_data_refuses_the_batch_without_quoting_it(
     assert "Letter 4 (delivery" in batch.error
     assert "line break" in batch.error
     assert "Injected" not in batch.error
+
+
+def test_a_country_with_no_name_refuses_the_batch_naming_the_letter(
+    app: Flask, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A letter abroad must name its country: a code the app has no name for (changed in the
+    database since the import checked it) is not guessed at or printed as a bare code."""
+    monkeypatch.setattr(approval_review, "check_recipients", lambda session, incident: None)
+    db.session.execute(
+        sa.update(Recipient).where(Recipient.last_name == "Bostwick").values(country="ZZ")
+    )
+    db.session.commit()
+    prepare(sent)
+    (batch,) = render_all(app)
+    assert batch.state == "failed"
+    assert batch.error is not None
+    assert "Letter 6 (delivery" in batch.error
+    assert "“ZZ” is not one we have a name for" in batch.error
+    assert "Bostwick" not in batch.error
+    assert "Harbor" not in batch.error
 
 
 # The worker's side -----------------------------------------------------------------------------
