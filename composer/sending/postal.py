@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from composer import approval, audit, csv_safe
 from composer.approval.bundle import LETTER_STAND_IN, LETTER_STAND_IN_DATE
 from composer.checklist import Catalogue
+from composer.config import letter_home_country
 from composer.models import (
     Delivery,
     Letter,
@@ -58,7 +59,6 @@ from composer.models import (
     SendRun,
     User,
 )
-from composer.config import letter_home_country
 from composer.rendering.address import recipient_lines
 from composer.rendering.errors import RenderBusy, RenderError
 from composer.rendering.merge import Recipient as MergeRecipient
