@@ -3,6 +3,7 @@
 from composer.models.audit import AuditEvent, AuditHead
 from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
+from composer.models.kept_form import KeptForm
 from composer.models.mail import DevOutboxMessage, StaffMessage
 from composer.models.notice import NoticeVersion, VersionSource
 from composer.models.postal import Letter, LetterBatch, LetterBatchState, LetterReason
@@ -31,6 +32,7 @@ __all__ = [
     "DeliveryState",
     "DevOutboxMessage",
     "Incident",
+    "KeptForm",
     "Letter",
     "LetterBatch",
     "LetterBatchState",

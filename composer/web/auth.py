@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from composer import accounts, audit
 from composer.extensions import db
 from composer.models import utcnow
-from composer.web import password_hasher
+from composer.web import kept_forms, password_hasher
 from composer.web.access import signed_in
 from composer.web.redirects import local_target
 
@@ -61,7 +61,9 @@ def login() -> Response | tuple[str, int] | str:
     email = request.form.get("email", "")
     if request.method == "GET":
         next_page = local_target(request.args.get("next")) or ""
-        return render_template("auth/login.html", email=email, next=next_page)
+        return render_template(
+            "auth/login.html", email=email, next=next_page, kept=kept_forms.waiting()
+        )
     try:
         user = accounts.authenticate(
             db.session(),
@@ -80,6 +82,7 @@ def login() -> Response | tuple[str, int] | str:
             email=email,
             error=str(exc),
             next=local_target(request.form.get("next")) or "",
+            kept=kept_forms.waiting(),
         )
         return body, 429, {"Retry-After": str(seconds)}  # type: ignore[return-value]
     if user is None:
@@ -90,16 +93,22 @@ def login() -> Response | tuple[str, int] | str:
             email=email,
             error=error,
             next=local_target(request.form.get("next")) or "",
+            kept=kept_forms.waiting(),
         ), 401
     audit.record(
         db.session(), actor=user, action="user.signed_in", subject_type="user", subject_id=user.id
     )
     db.session.commit()
+    # Forms kept while the session had ended go to this account (or are dropped if not its).
+    kept = kept_forms.keys_before_sign_in()
     # A fresh session at sign-in: nothing from before (including any planted values) survives.
     session.clear()
     login_user(user)
     session.permanent = True
-    return redirect(_safe_next(request.form.get("next")))
+    kept_page = kept_forms.claim(user, kept)
+    response = redirect(_safe_next(request.form.get("next") or kept_page))
+    kept_forms.remember_signer(response, user)
+    return response
 
 
 @bp.post("/logout")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
-from flask_login import current_user
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from composer.extensions import db
+from composer.extensions import db, login_manager
 from composer.rendering.errors import RenderBusy
+from composer.web import kept_forms
 
 TITLES = {
     400: "Something was wrong with that request",
@@ -26,20 +27,35 @@ TITLES = {
 
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError) -> tuple[str, int]:
-        # The form's security token had expired or was missing. Nothing was saved; if this
-        # was a checklist step, show the form again with what was typed so it can be resent.
-        if request.endpoint == "incidents.save_step" and current_user.is_authenticated:
+    def csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
+        # The form's security token had expired or was missing (an ended session has none).
+        # Nothing was saved; what was typed is shown again or kept until sign-in, never lost.
+        if not kept_forms.is_keepable():
+            return _page(
+                400,
+                "The form had expired, so nothing was saved. "
+                "Go back, reload the page and try again.",
+            )
+        if not current_user.is_authenticated:
+            return _keep_until_signed_in()
+        if request.endpoint == "incidents.save_step":
             from composer.web import incidents as views
 
             view_args = request.view_args or {}
             return _resend_step(views, int(view_args["incident_id"]), str(view_args["step_id"]))
-        if request.endpoint == "notices.save" and current_user.is_authenticated:
+        if request.endpoint == "notices.save":
             return _resend_notice(int((request.view_args or {})["incident_id"]))
-        return _page(
-            400,
-            "The form had expired, so nothing was saved. Go back, reload the page and try again.",
-        )
+        return _keep_for_signed_in()
+
+    def unauthorized() -> Response | tuple[str, int]:
+        # A form posted after the session ended (signed out elsewhere): keep what it holds.
+        if kept_forms.is_keepable():
+            return _keep_until_signed_in()
+        assert login_manager.login_view is not None
+        flash(str(login_manager.login_message), login_manager.login_message_category)
+        return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+    login_manager.unauthorized_handler(unauthorized)
 
     @app.errorhandler(RenderBusy)
     def render_busy(exc: RenderBusy) -> tuple[str | Response, int, dict[str, str]]:
@@ -129,6 +145,36 @@ def _json(code: int, message: str) -> tuple[Response, int]:
 def _page(code: int, message: str) -> tuple[str, int]:
     title = TITLES.get(code, "Something went wrong")
     return render_template("error.html", code=code, title=title, message=message), code
+
+
+def _keep_until_signed_in() -> Response | tuple[str, int]:
+    """Keep the posted form and send the browser to sign in; the form's page gives it back."""
+    try:
+        page = kept_forms.keep_posted_form()
+    except kept_forms.NotKept as exc:
+        return _page(
+            400,
+            f"Your session had ended, so nothing was saved. {exc} "
+            "Go back, copy what you typed, sign in again and paste it.",
+        )
+    return redirect(url_for("auth.login", next=page))
+
+
+def _keep_for_signed_in() -> Response | tuple[str, int]:
+    """Signed in, but the form's token was stale (signed out and in again in another tab):
+    keep the form and show its page with the text back, for a user who may send it."""
+    keepable = kept_forms.KEEPABLE[str(request.endpoint)]
+    if not any(current_user.has_role(role) for role in keepable.roles):
+        return _page(400, "The form had expired, so nothing was saved.")
+    try:
+        page = kept_forms.keep_posted_form()
+    except kept_forms.NotKept as exc:
+        return _page(
+            400,
+            f"The form had expired, so nothing was saved. {exc} "
+            "Go back, copy what you typed, reload the page and paste it.",
+        )
+    return redirect(page)
 
 
 def _resend_step(views: object, incident_id: int, step_id: str) -> tuple[str, int]:

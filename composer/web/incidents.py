@@ -13,7 +13,7 @@ from composer import approval, evidence, incidents, notices
 from composer.checklist import Evaluation, StepRef, describe, raw_from_form
 from composer.extensions import db
 from composer.models import Incident, Role
-from composer.web import catalogue, today
+from composer.web import catalogue, kept_forms, today
 from composer.web.access import can, require_role, signed_in
 
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
@@ -47,12 +47,14 @@ def index() -> str:
         done = sum(evaluation.step_status(ref) == "complete" for ref in cat.steps)
         progress[incident.id] = (done, len(cat.steps))
     drafted = notices.version_counts(db.session())
+    kept = kept_forms.take("incidents.create")
     return render_template(
         "incidents/index.html",
         incidents=rows,
         progress=progress,
         drafted=drafted,
         can_create=can(Role.AUTHOR),
+        title=kept.get("title") if kept else "",
     )
 
 
@@ -123,6 +125,12 @@ def render_step(
 def step(incident_id: int, step_id: str) -> tuple[str, int]:
     incident = _incident(incident_id)
     ref = _step(step_id)
+    kept = kept_forms.take("incidents.save_step", incident_id=incident_id, step_id=step_id)
+    if kept is not None:
+        # Typed before the session ended: shown in place of the saved answers, not saved.
+        typed = {q.id: raw_from_form(q, kept.fields) for q in ref.step.questions}
+        evaluation = Evaluation(catalogue(), {**incident.raw_answers(), **typed}, today=today())
+        return render_step(incident, ref, evaluation, show_errors=True)
     evaluation = incidents.evaluate(catalogue(), incident, today=today())
     # Show problems with answers already saved, so a resumed step explains itself.
     return render_step(incident, ref, evaluation, show_errors=True)

@@ -35,7 +35,7 @@ from composer.config import lint_time_budget
 from composer.extensions import db
 from composer.models import Incident, NoticeVersion, Role, VersionSource
 from composer.notice_diff import diff_notices
-from composer.web import catalogue, linter, today
+from composer.web import catalogue, kept_forms, linter, today
 from composer.web.access import can, require_role, signed_in
 from composer.web.incidents import _incident
 
@@ -172,10 +172,12 @@ def render_editor(
     errors: dict[str, str] | None = None,
     notice: str | None = None,
     conflict: notices.VersionConflict | None = None,
+    seen_latest: int | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """The editor on ``version`` (None: nothing saved yet). ``subject`` and ``body`` are text that
-    was posted but not saved: shown, and linted, in place of the version's."""
+    was posted but not saved: shown, and linted, in place of the version's. ``seen_latest``: the
+    newest version the writer had seen, when not the newest now."""
     latest = notices.latest_version(db.session(), incident)
     saved_subject = version.subject if version else ""
     saved_body = version.body if version else ""
@@ -214,7 +216,7 @@ def render_editor(
         notice=notice,
         conflict=conflict,
         # A second press after a conflict saves: the writer has now seen the newer version.
-        seen_latest=latest.number if latest else 0,
+        seen_latest=seen_latest if seen_latest is not None else (latest.number if latest else 0),
         review=approval.current_review(db.session(), incident),
     )
     return page, status
@@ -224,6 +226,22 @@ def render_editor(
 @signed_in
 def editor(incident_id: int) -> tuple[str, int]:
     incident = _incident(incident_id)
+    kept = kept_forms.take("notices.save", incident_id=incident_id)
+    if kept is not None:
+        # Typed before the session ended: shown against the version it was typed on, so saving
+        # it over a newer version still asks first.
+        parent = kept.get("parent")
+        shown = (
+            notices.get_version(db.session(), incident, int(parent)) if parent.isdigit() else None
+        )
+        seen = kept.get("seen_latest")
+        return render_editor(
+            incident,
+            shown,
+            subject=kept.get("subject"),
+            body=kept.get("body"),
+            seen_latest=int(seen) if seen.isdigit() else 0,
+        )
     return render_editor(incident, notices.latest_version(db.session(), incident))
 
 

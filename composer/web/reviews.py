@@ -34,7 +34,7 @@ from composer.extensions import db
 from composer.models import Incident, NoticeVersion, Review, ReviewState, Role, User, utcnow
 from composer.notice_diff import diff_notices
 from composer.rendering.errors import RenderError
-from composer.web import catalogue, password_hasher, today
+from composer.web import catalogue, kept_forms, password_hasher, today
 from composer.web.access import can, require_role, signed_in
 from composer.web.auth import login_throttle
 from composer.web.incidents import _incident
@@ -147,7 +147,15 @@ def submit_form(incident_id: int) -> Response | tuple[str, int]:
     latest = _latest_or_redirect(incident)
     if isinstance(latest, Response):
         return latest
-    return _render_submit(incident, _check_for_submit(incident, latest))
+    kept = kept_forms.take("reviews.submit", incident_id=incident_id)
+    reasons = None
+    if kept is not None:
+        reasons = {
+            name.removeprefix("reason-"): values[0] if values else ""
+            for name, values in kept.fields.items()
+            if name.startswith("reason-")
+        }
+    return _render_submit(incident, _check_for_submit(incident, latest), reasons=reasons)
 
 
 def _approvers_to_notify(review: Review) -> list[User]:
@@ -397,7 +405,22 @@ def review(incident_id: int, review_id: int) -> tuple[str, int]:
     found = _review_or_404(incident, review_id)
     if approval.record_view(db.session(), found, by=current_user):
         db.session.commit()
-    return render_review(incident, found)
+    kept = kept_forms.take(
+        "reviews.add_comment",
+        "reviews.approve",
+        "reviews.request_changes",
+        incident_id=incident_id,
+        review_id=review_id,
+    )
+    if kept is None:
+        return render_review(incident, found)
+    if kept.endpoint == "reviews.add_comment":
+        form = {"quote": kept.get("quote"), "text": kept.get("text"), "part": kept.get("part")}
+    elif kept.endpoint == "reviews.approve":
+        form = {"note": kept.get("note")}
+    else:
+        form = {"changes_note": kept.get("note")}
+    return render_review(incident, found, form=form)
 
 
 def _locked(incident_id: int, review_id: int) -> tuple[Incident, Review]:

@@ -229,7 +229,11 @@ def test_expired_csrf_on_a_step_shows_the_typed_answers_again(
     token = sign_in(client, "author")
     response = client.post("/incidents/", data={"title": "Leak", "csrf_token": token})
     step_url = response.headers["Location"]
-    response = client.post(step_url, data={"q.discovered": "2026-11-05", "action": "next"})
+    response = client.post(
+        step_url,
+        data={"q.discovered": "2026-11-05", "action": "next"},
+        headers={"Origin": "http://localhost"},  # from this site's page, as a browser says
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "was not saved yet" in page

@@ -212,6 +212,7 @@ def test_an_expired_form_token_keeps_the_text(
     response = client.post(
         f"/incidents/{incident_id}/notice",
         data={"subject": "Typed subject", "body": "Text typed before the token expired."},
+        headers={"Origin": "http://localhost"},  # from this site's page, as a browser says
     )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
