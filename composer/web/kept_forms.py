@@ -127,7 +127,14 @@ def _hash(key: str) -> str:
 
 
 def _lifetime() -> timedelta:
-    return timedelta(hours=float(current_app.config.get("KEPT_FORM_HOURS", DEFAULT_HOURS)))
+    value = current_app.config.get("KEPT_FORM_HOURS", DEFAULT_HOURS)
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        hours = 0.0
+    if not 0 < hours < 24 * 365:
+        raise ValueError(f"KEPT_FORM_HOURS must be a number of hours above 0, not {value!r}.")
+    return timedelta(hours=hours)
 
 
 def _signer() -> URLSafeSerializer:

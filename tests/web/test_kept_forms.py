@@ -299,6 +299,20 @@ def test_without_any_note_of_who_it_goes_to_the_next_to_sign_in_here(
     assert TYPED in page_text(client.get(editor))
 
 
+def test_the_text_survives_a_new_secret_key(
+    app: Flask, author: tuple[FlaskClient, str, int]
+) -> None:
+    client, token, incident_id = author
+    editor = f"/incidents/{incident_id}/notice"
+    # Every cookie the browser holds was signed with the old key: none can be read now.
+    app.secret_key = app.config["SECRET_KEY"] = "a-new-secret-key-after-a-reset"
+    response = post_notice(client, token, incident_id)
+    assert response.headers["Location"].startswith("/login?next=")
+    sign_in_again(client, "ana", editor)
+    assert TYPED in page_text(client.get(editor))
+    assert version_count(app) == 0
+
+
 def test_a_user_without_the_role_gets_nothing_back_and_nothing_saved(
     app: Flask, author: tuple[FlaskClient, str, int]
 ) -> None:
