@@ -256,7 +256,11 @@ def _send_work_loop(sender: InProcessWorker, *, until_done: bool, idle: float) -
         running = db.session.scalar(
             select(func.count())
             .select_from(SendRun)
-            .where(SendRun.state.in_([RunState.RUNNING.value, RunState.SCHEDULED.value]))
+            .where(
+                SendRun.state.in_(
+                    [RunState.PREPARING.value, RunState.RUNNING.value, RunState.SCHEDULED.value]
+                )
+            )
         )
         db.session.remove()
         if until_done and not running:

@@ -176,6 +176,9 @@ class Defaults:
     #: 1,000-recipient request, so one at a time caps a worker at a few thousand recipients a
     #: second. Celery workers get the same from CELERY_SEND_TASKS_PER_RUN and their concurrency.
     SEND_THREADS = 2
+    #: Recipients whose delivery rows a worker writes per step while preparing a send (one
+    #: transaction each; progress shows between steps). Pressing Send only makes the run.
+    SEND_PREPARE_ROWS = 20_000
 
     #: Letters per batch: one PDF and one manifest CSV each (docs/postal.md). At about 8 to 10
     #: letters a second, 100 letters (200 pages for a two-page notice) render in 10-15 s with

@@ -67,6 +67,7 @@ DEFAULT_RETENTION_DAYS: Final = 90
 #: Send run states that keep a list: the run may still send to it ("scheduled": a run waiting
 #: for its start time, where runs can be scheduled).
 ACTIVE_RUN_STATES: Final = (
+    RunState.PREPARING.value,
     "scheduled",
     RunState.RUNNING.value,
     RunState.PAUSED.value,

@@ -14,6 +14,9 @@ claimed is recovered by the outbox (lease, in doubt, duplicate window); its task
 when Redis redelivers unacknowledged messages (``CELERY_VISIBILITY_TIMEOUT_SECONDS``), and
 every worker queues tasks for all running runs when it starts.
 
+A run just started is ``preparing``: its tasks write the delivery rows step by step
+(``outbox.prepare_step``, each step committed with how far it got), then send.
+
 Task arguments are run ids only: no personal data goes through the broker.
 """
 
@@ -32,13 +35,15 @@ from sqlalchemy import select
 
 from composer.models import RunState, SendRun, utcnow
 from composer.sending import schedule
+from composer.sending.worker import BUSY_OUTCOMES
 
 log = logging.getLogger(__name__)
 
 SEND_TASK = "composer.send_run"
 LETTERS_TASK = "composer.render_letters"
 #: Outcomes after which a run needs a person (or is done): its tasks stop.
-_STOP = {"finished", "paused", "cancelled", "stopped", RunState.FINISHED.value}
+#: (``in-doubt``: nothing left to send; events or an admin settle the rest.)
+_STOP = {"finished", "paused", "cancelled", "stopped", RunState.FINISHED.value, "in-doubt"}
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -163,7 +168,7 @@ def _send_for_a_while(app: Flask, run_id: int) -> tuple[str, float]:
             outcome = str(result.outcome)
             if outcome in _STOP:
                 return outcome, 0
-            if outcome != "sent":
+            if outcome not in BUSY_OUTCOMES:
                 # Waiting or nothing to claim now (other workers hold the rest): look again
                 # in a moment, from a fresh task.
                 return outcome, 1
@@ -182,7 +187,13 @@ def queue_running_runs(app: Flask, run_id: int | None = None) -> int:
         run_ids = list(
             db.session.scalars(
                 select(SendRun.id).where(
-                    SendRun.state.in_([RunState.RUNNING.value, RunState.SCHEDULED.value])
+                    SendRun.state.in_(
+                        [
+                            RunState.PREPARING.value,
+                            RunState.RUNNING.value,
+                            RunState.SCHEDULED.value,
+                        ]
+                    )
                 )
             )
         )

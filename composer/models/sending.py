@@ -20,6 +20,9 @@ from composer.models.base import Base, UTCDateTime, utcnow
 
 
 class RunState(enum.StrEnum):
+    #: Just made: the worker is writing its delivery rows (``prepared_through`` says how far);
+    #: then it becomes running, or scheduled when it has a time (``not_before``).
+    PREPARING = "preparing"
     #: Made, its recipients fixed, waiting for its time (``not_before``): nothing sent yet.
     SCHEDULED = "scheduled"
     RUNNING = "running"
@@ -76,6 +79,12 @@ class SendRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     #: Why the run stopped or what is wrong, for the person watching it.
     message: Mapped[str | None] = mapped_column(Text, default=None)
+    #: While preparing: the highest recipient id whose delivery row is written (chunks are
+    #: committed with it, so a restarted worker carries on from here); None before the first.
+    prepared_through: Mapped[int | None] = mapped_column(default=None)
+    #: When every delivery row was written (None while preparing, or paused while preparing:
+    #: resuming goes back to preparing).
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Delivery(Base):

@@ -32,10 +32,10 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     Select,
@@ -94,7 +94,9 @@ from composer.sending.webhook import WebhookEvent
 
 log = logging.getLogger(__name__)
 
-_INSERT_CHUNK = 5_000
+#: Recipients written per prepare step (one transaction each): a million-recipient list is
+#: fifty steps, each holding SQLite's write lock for a fraction of a second.
+PREPARE_ROWS: Final = 20_000
 _COHORT_KEYS_KEPT = 10_000
 #: Delivery states a recipient can still move on from, and the order events may raise them.
 _OPEN = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value, DeliveryState.IN_DOUBT.value)
@@ -135,6 +137,8 @@ class DispatchSettings:
     rate_per_second: float | None = None
     #: How a worker waits for its turn under the rate limit.
     sleep: Callable[[float], None] = time.sleep
+    #: Recipients written per step while a run is preparing (``prepare_step``).
+    prepare_rows: int = PREPARE_ROWS
 
 
 # Starting a run ----------------------------------------------------------------------------------
@@ -150,12 +154,13 @@ def start_run(
     batch_size: int = 1000,
     scheduled_for: datetime | None = None,
 ) -> SendRun:
-    """Queue one delivery per recipient of ``recipient_list`` for the approved ``release`` (from
-    ``approval.release_check``, called by the caller just before). Recipients with no email go
-    straight to the postal list. With ``scheduled_for``, nothing is sent before that time
-    (``composer.sending.schedule``). The caller commits."""
+    """Make a run of the approved ``release`` (from ``approval.release_check``, called by the
+    caller just before) to ``recipient_list``, in the ``preparing`` state, and return at once:
+    a worker writes one delivery per recipient (:func:`prepare_step`, in chunks), then the run
+    is running, or scheduled for ``scheduled_for`` (``composer.sending.schedule``). Recipients
+    with no email go straight to the postal list. The caller commits."""
     run = SendRun(
-        state=RunState.SCHEDULED.value if scheduled_for else RunState.RUNNING.value,
+        state=RunState.PREPARING.value,
         not_before=scheduled_for,
         incident_id=incident.id,
         review_id=release.review.id,
@@ -166,68 +171,146 @@ def start_run(
     )
     session.add(run)
     session.flush()
-    run_id = run.id
+    return run
+
+
+def prepare_step(session: Session, run_id: int, *, rows: int = PREPARE_ROWS, now: datetime) -> bool:
+    """Write the delivery rows of the next ``rows`` recipients of a ``preparing`` run (by
+    recipient id, after ``prepared_through``) and commit them together with the new
+    ``prepared_through``; when none are left, the run becomes running (or scheduled) and
+    ``send.started`` (or ``send.scheduled``) is recorded with its counts. Returns False when
+    the run is not preparing (cancelled, or finished preparing by another worker).
+
+    Crash-safe and idempotent: rows and cursor commit together, so a worker killed mid-step
+    loses the whole step and the next one repeats it; two workers preparing at once both try
+    to move the cursor on from the same value, and only one of them can."""
+    if rows < 1:
+        raise ValueError("a prepare step writes at least one recipient")
     connection = session.connection()
-    query = (
+    found = connection.execute(
+        select(_RUN.state, _RUN.prepared_through, _RUN.list_id).where(_RUN.id == run_id)
+    ).one_or_none()
+    if found is None or found.state != RunState.PREPARING.value:
+        session.rollback()
+        return False
+    cursor = found.prepared_through or 0
+    picked = connection.execute(
         select(
-            Recipient.id,
-            Recipient.email,
-            Recipient.country,
-            Recipient.us_state,
-            cast(Recipient.data_categories, Text),
+            _RECIPIENT.id,
+            _RECIPIENT.email,
+            _RECIPIENT.country,
+            _RECIPIENT.us_state,
+            cast(_RECIPIENT.data_categories, Text),
         )
-        .where(Recipient.list_id == recipient_list.id)
-        # A cohort's deliveries get neighbouring ids (file order within it), so a batch is
-        # claimed from, and written back to, a few adjacent pages rather than rows spread
-        # across the whole list: a third of the database time of sending a batch.
-        .order_by(
-            Recipient.country,
-            Recipient.us_state,
-            cast(Recipient.data_categories, Text),
-            Recipient.id,
+        .where(_RECIPIENT.list_id == found.list_id, _RECIPIENT.id > cursor)
+        .order_by(_RECIPIENT.id)
+        .limit(rows)
+    ).all()
+    if not picked:
+        return _finish_preparing(session, run_id, now=now)
+    moved = connection.execute(
+        update(_table(SendRun))
+        .where(
+            _RUN.id == run_id,
+            _RUN.state == RunState.PREPARING.value,
+            func.coalesce(_RUN.prepared_through, 0) == cursor,
         )
+        .values(prepared_through=picked[-1][0])
     )
+    if _rowcount(moved) == 0:  # cancelled, or another worker wrote this step first
+        session.rollback()
+        return False
+    _insert_deliveries(connection, _delivery_rows(connection, run_id, picked, now=now))
+    session.commit()
+    return True
+
+
+def _delivery_rows(
+    connection: Connection,
+    run_id: int,
+    picked: Iterable[Sequence[Any]],
+    *,
+    now: datetime,
+) -> list[tuple[object, ...]]:
+    """Delivery rows (``_DELIVERY_COLUMNS`` order) for recipients ``(id, email, country,
+    us_state, categories)``, a cohort's next to each other: a batch is claimed from, and
+    written back to, a few adjacent pages rather than rows spread across the step (a third of
+    the database time of sending a batch)."""
     # Plain rows in and out (Core, and on SQLite the driver itself, with the time converted
     # once): SQLAlchemy's handling of each row's parameters took three times as long as
-    # storing them, and a million-recipient Send waited 20 s for it.
-    stamp = _delivery_time(connection, utcnow())
+    # storing them.
+    stamp = _delivery_time(connection, now)
     queued, post = DeliveryState.QUEUED.value, DeliveryState.POST.value
     # A list has a few cohorts: each one's key is worked out once (up to a limit).
     keys: dict[tuple[str, str, str], str] = {}
-    counts = {"email": 0, "post": 0}
-    result = connection.execute(query, execution_options={"yield_per": _INSERT_CHUNK})
-    for rows in result.partitions():
-        chunk: list[tuple[object, ...]] = []
-        for recipient_id, email, country, us_state, categories in rows:
-            group = (country or "", (us_state or "") if country == "US" else "", categories or "[]")
-            key = keys.get(group)
-            if key is None:
-                ids = tuple(sorted(set(json.loads(group[2]) or [])))
-                key = cohort_key(group[0], group[1], ids)
-                if len(keys) < _COHORT_KEYS_KEPT:
-                    keys[group] = key
-            chunk.append((run_id, recipient_id, key, queued if email else post, stamp))
-        by_post = sum(1 for row in chunk if row[3] == post)
-        counts["post"] += by_post
-        counts["email"] += len(chunk) - by_post
-        _insert_deliveries(connection, chunk)
+    keyed: list[tuple[str, int, object]] = []
+    for recipient_id, email, country, us_state, categories in picked:
+        group = (country or "", (us_state or "") if country == "US" else "", categories or "[]")
+        key = keys.get(group)
+        if key is None:
+            ids = tuple(sorted(set(json.loads(group[2]) or [])))
+            key = cohort_key(group[0], group[1], ids)
+            if len(keys) < _COHORT_KEYS_KEPT:
+                keys[group] = key
+        keyed.append((key, recipient_id, queued if email else post))
+    keyed.sort(key=lambda row: (row[0], row[1]))
+    return [(run_id, recipient_id, key, state, stamp) for key, recipient_id, state in keyed]
+
+
+def _finish_preparing(session: Session, run_id: int, *, now: datetime) -> bool:
+    """Every delivery is written: the run becomes running (scheduled when it has a time) and
+    the start is recorded with its counts, once (a conditional update)."""
+    run = session.get(SendRun, run_id, populate_existing=True)
+    if run is None or run.state != RunState.PREPARING.value:
+        session.rollback()
+        return False
+    scheduled = run.not_before is not None
+    changed = session.execute(
+        update(SendRun)
+        .where(SendRun.id == run_id, SendRun.state == RunState.PREPARING.value)
+        .values(
+            state=RunState.SCHEDULED.value if scheduled else RunState.RUNNING.value,
+            prepared_at=now,
+        )
+        .execution_options(**_NO_SYNC)
+    )
+    if _rowcount(changed) == 0:
+        session.rollback()
+        return False
+    counts = dict(
+        session.execute(
+            select(Delivery.state, func.count())
+            .where(Delivery.run_id == run_id)
+            .group_by(Delivery.state)
+        ).all()
+    )
+    by_post = int(counts.get(DeliveryState.POST.value, 0))
     audit.record(
         session,
-        actor=by,
-        action="send.scheduled" if scheduled_for else "send.started",
+        actor=session.get(User, run.created_by_id),
+        action="send.scheduled" if scheduled else "send.started",
         subject_type="incident",
-        subject_id=incident.id,
+        subject_id=run.incident_id,
         after={
-            **({"at": scheduled_for.isoformat()} if scheduled_for else {}),
+            **({"at": run.not_before.isoformat()} if run.not_before is not None else {}),
             "run": run.id,
-            "review": release.review.id,
+            "review": run.review_id,
             "bundle_sha256": run.bundle_sha256,
-            "list": recipient_list.id,
-            "by_email": counts["email"],
-            "by_post": counts["post"],
+            "list": run.list_id,
+            "by_email": sum(int(n) for n in counts.values()) - by_post,
+            "by_post": by_post,
         },
     )
-    return run
+    session.commit()
+    session.expire(run)
+    return True
+
+
+def prepare(session: Session, run_id: int, *, rows: int = PREPARE_ROWS) -> None:
+    """Prepare ``run_id`` to the end in this process (the command line, tests, benchmarks);
+    each step commits."""
+    while prepare_step(session, run_id, rows=rows, now=utcnow()):
+        pass
 
 
 # Dispatching -------------------------------------------------------------------------------------
@@ -425,20 +508,31 @@ def dispatch_once(
         raise ValueError(f"there is no send run {run_id}")
     if recover(session, run, settings, now=now()):
         session.commit()
+    if run.state == RunState.PREPARING.value:
+        prepare_step(session, run_id, rows=settings.prepare_rows, now=now())
+        return DispatchResult(outcome=RunState.PREPARING.value)
     if run.state != RunState.RUNNING.value:
         return DispatchResult(outcome=run.state)
     if run.not_before is not None and now() < run.not_before:
         return DispatchResult(outcome="waiting")
+    size = run.batch_size
+    reserved: ratelimit.Reservation | None = None
     if settings.rate_per_second:
-        # Wait for this batch's turn under the shared limit before claiming, so the claim's
-        # lease never runs out while waiting; then look again at the run (paused meanwhile?).
-        wait = ratelimit.reserve(session, run.batch_size, settings.rate_per_second, now=now())
-        if wait > 0:
-            settings.sleep(wait)
+        # Batches a few seconds' worth of the rate at most, and a turn reserved for that many
+        # before claiming, so the claim's lease never runs out while waiting; then look again
+        # at the run (paused meanwhile?). What the claim did not fill is given back.
+        size = batch_size_for_rate(run.batch_size, settings.rate_per_second)
+        reserved = ratelimit.reserve_turn(session, size, settings.rate_per_second, now=now())
+        if reserved.wait > 0:
+            settings.sleep(reserved.wait)
             session.expire(run)
             if run.state != RunState.RUNNING.value:
+                ratelimit.give_back(session, reserved, size)
                 return DispatchResult(outcome=run.state)
-    batch = claim_batch(session, run, worker=worker, lease=settings.lease, now=now())
+    batch = claim_batch(session, run, worker=worker, lease=settings.lease, now=now(), size=size)
+    if reserved is not None and (batch is None or batch.size < size):
+        session.commit()
+        ratelimit.give_back(session, reserved, size - (batch.size if batch else 0))
     if batch is None:
         session.commit()
         if finish_if_done(session, run, now=now()):
@@ -465,14 +559,32 @@ def dispatch_once(
     return DispatchResult(outcome="sent", accepted=batch.size)
 
 
+#: Under a rate limit, a batch holds at most this many seconds' worth of the rate: a batch of
+#: 1,000 at 4 recipients a second would hold the next four minutes for itself.
+RATE_BATCH_SECONDS: Final = 2.0
+
+
+def batch_size_for_rate(batch_size: int, rate_per_second: float) -> int:
+    """The batch size to claim under ``rate_per_second``: ``batch_size``, cut to
+    :data:`RATE_BATCH_SECONDS` of the rate (at least one recipient)."""
+    return max(1, min(batch_size, int(rate_per_second * RATE_BATCH_SECONDS)))
+
+
 def claim_batch(
-    session: Session, run: SendRun, *, worker: str, lease: timedelta, now: datetime
+    session: Session,
+    run: SendRun,
+    *,
+    worker: str,
+    lease: timedelta,
+    now: datetime,
+    size: int | None = None,
 ) -> Claim | None:
-    """Take up to ``run.batch_size`` queued deliveries of one cohort into a new batch; the
-    caller commits. Rows are locked and skipped when locked (``FOR UPDATE SKIP LOCKED``), so
-    workers on PostgreSQL never claim the same delivery; SQLite has one writer."""
+    """Take up to ``size`` (by default ``run.batch_size``) queued deliveries of one cohort into
+    a new batch; the caller commits. Rows are locked and skipped when locked (``FOR UPDATE
+    SKIP LOCKED``), so workers on PostgreSQL never claim the same delivery; SQLite has one
+    writer."""
     connection = session.connection()
-    run_id, batch_size = run.id, run.batch_size
+    run_id, batch_size = run.id, min(run.batch_size, size or run.batch_size)
     for _ in range(3):
         first = connection.execute(_FIRST_QUEUED, {"run": run_id}).scalar()
         if first is None:
@@ -735,11 +847,15 @@ def run_counts(session: Session, run: SendRun) -> dict[str, int]:
 
 
 def pause(session: Session, run: SendRun) -> None:
-    if run.state == RunState.RUNNING.value:
+    """Nothing more is sent (a run being prepared stops preparing too) until :func:`resume`."""
+    if run.state in (RunState.RUNNING.value, RunState.PREPARING.value):
         run.state = RunState.PAUSED.value
 
 
 def resume(session: Session, run: SendRun) -> None:
+    if run.state == RunState.PAUSED.value and run.prepared_at is None:
+        run.state = RunState.PREPARING.value  # paused while preparing: carry on with that
+        return
     if run.state in (RunState.PAUSED.value, RunState.STOPPED.value):
         run.state = RunState.RUNNING.value
         run.message = None

@@ -27,6 +27,9 @@ from composer.sending.gateways import CohortContent, MailGateway
 
 log = logging.getLogger(__name__)
 
+#: Outcomes after which a worker looks for more work at once rather than resting.
+BUSY_OUTCOMES = frozenset({"sent", RunState.PREPARING.value})
+
 
 def run_release(
     session: Session,
@@ -118,6 +121,7 @@ class Dispatcher:
         # One check at a time: threads sharing this dispatcher wait for the check under way
         # rather than each repeating it (at a million recipients, over a second each).
         self._content_lock = threading.Lock()
+        self._prepare_lock = threading.Lock()
 
     def work_once(self) -> bool:
         """Dispatch one batch for each running run; True when anything was sent."""
@@ -131,14 +135,16 @@ class Dispatcher:
                     session.commit()
                 run_ids = list(
                     session.scalars(
-                        select(SendRun.id).where(SendRun.state == RunState.RUNNING.value)
+                        select(SendRun.id).where(
+                            SendRun.state.in_([RunState.RUNNING.value, RunState.PREPARING.value])
+                        )
                     )
                 )
                 gateway = self.gateway_factory()
                 settings = self.settings_factory()
                 for run_id in run_ids:
                     result = self.dispatch(session, gateway, settings, run_id)
-                    busy |= result is not None and result.outcome == "sent"
+                    busy |= result is not None and result.outcome in BUSY_OUTCOMES
             finally:
                 db.session.remove()
             return busy
@@ -155,6 +161,8 @@ class Dispatcher:
         run = session.get(SendRun, run_id)
         if run is None:
             return None
+        if run.state == RunState.PREPARING.value:
+            return self._prepare(session, gateway, settings, run_id)
         cached = self._content.get(run_id)
         try:
             if self._stale(cached):
@@ -190,6 +198,30 @@ class Dispatcher:
                 session.commit()
             return None
         return outbox.dispatch_once(session, gateway, run_id, content, settings, worker=self.name)
+
+    def _prepare(
+        self,
+        session: Session,
+        gateway: MailGateway,
+        settings: outbox.DispatchSettings,
+        run_id: int,
+    ) -> outbox.DispatchResult:
+        """One prepare step of ``run_id`` (no content is needed yet: the approval is checked
+        before the first batch goes). One thread of this process prepares at a time; the
+        others send other runs meanwhile (on SQLite they would only wait for its lock)."""
+        if not self._prepare_lock.acquire(blocking=False):
+            session.rollback()
+            return outbox.DispatchResult(outcome="waiting")
+        try:
+
+            def no_content(key: str) -> CohortContent:  # pragma: no cover - never asked
+                raise AssertionError("a preparing run sends nothing")
+
+            return outbox.dispatch_once(
+                session, gateway, run_id, no_content, settings, worker=self.name
+            )
+        finally:
+            self._prepare_lock.release()
 
     def _stale(self, cached: tuple[Callable[[str], CohortContent], float] | None) -> bool:
         return cached is None or time.monotonic() - cached[1] > self.recheck_seconds

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,10 +31,19 @@ from werkzeug.wrappers import Response
 
 from composer import approval, audit, notices
 from composer.extensions import csrf, db
-from composer.models import Incident, Role, RunState, SendBatch, SendRun, utcnow
+from composer.models import (
+    DeliveryState,
+    Incident,
+    RecipientList,
+    Role,
+    RunState,
+    SendBatch,
+    SendRun,
+    utcnow,
+)
 from composer.rendering.errors import RenderError
 from composer.rendering.merge import Recipient as MergeRecipient
-from composer.sending import outbox, schedule
+from composer.sending import outbox, ratelimit, schedule
 from composer.sending.cohorts import latest_list
 from composer.sending.gateways import BatchMessage, BatchRecipient, CohortContent, GatewayError
 from composer.sending.webhook import (
@@ -53,7 +63,13 @@ from composer.web.incidents import _incident
 bp = Blueprint("sending", __name__)
 
 #: A run in one of these states blocks starting another send for the incident.
-ACTIVE_STATES = (RunState.RUNNING, RunState.PAUSED, RunState.SCHEDULED, RunState.STOPPED)
+ACTIVE_STATES = (
+    RunState.PREPARING,
+    RunState.RUNNING,
+    RunState.PAUSED,
+    RunState.SCHEDULED,
+    RunState.STOPPED,
+)
 DONE_STATES = ("accepted", "delivered", "bounced", "dropped", "invalid", "cancelled", "post")
 
 
@@ -65,6 +81,7 @@ def dispatch_settings() -> outbox.DispatchSettings:
         doubt_window=timedelta(seconds=float(cfg.get("SEND_DOUBT_WINDOW_SECONDS", 600))),
         lease=timedelta(seconds=float(cfg.get("SEND_LEASE_SECONDS", 120))),
         rate_per_second=float(cfg.get("SEND_RATE_PER_SECOND") or 0) or None,
+        prepare_rows=int(cfg.get("SEND_PREPARE_ROWS") or outbox.PREPARE_ROWS),
     )
 
 
@@ -342,15 +359,31 @@ def _run_or_404(incident: Incident, run_id: int) -> SendRun:
 
 
 def progress_data(run: SendRun) -> dict[str, Any]:
-    counts = outbox.run_counts(db.session(), run)
+    """What the progress page shows (and its JSON, read by ``static/js/send-progress.js``):
+    the counts, an estimate, and when the send is not moving, why and until when
+    (``waiting``: a reason code; ``status``: the sentence; ``until``: ISO time or None)."""
+    session = db.session()
+    now = utcnow()
+    counts = outbox.run_counts(session, run)
     total = sum(counts.values())
     done = sum(counts[s] for s in DONE_STATES)
-    first = db.session.scalar(
-        select(func.min(SendBatch.claimed_at)).where(SendBatch.run_id == run.id)
-    )
-    elapsed = max((utcnow() - (first or run.created_at)).total_seconds(), 0.001)
-    rate = done / elapsed if done else 0.0
-    eta = (total - done) / rate if rate and run.state == RunState.RUNNING.value else None
+    rate_limit = dispatch_settings().rate_per_second
+    to_prepare = _to_prepare(run) if run.state == RunState.PREPARING.value else None
+    wait = _waiting(run, counts, rate_limit, to_prepare=to_prepare, now=now)
+    eta: float | None = None
+    if run.state == RunState.RUNNING.value:
+        left = counts[DeliveryState.QUEUED.value] + counts[DeliveryState.SENDING.value]
+        held = max((run.not_before - now).total_seconds(), 0.0) if run.not_before else 0.0
+        if rate_limit:
+            # The limit sets the pace: the estimate says so from the start, and does not
+            # climb while batches wait their turn.
+            eta = left / rate_limit + held if left else None
+        elif done:
+            first = session.scalar(
+                select(func.min(SendBatch.claimed_at)).where(SendBatch.run_id == run.id)
+            )
+            elapsed = max((now - (first or run.created_at)).total_seconds(), 0.001)
+            eta = left / (done / elapsed) + held if left else None
     return {
         "state": run.state,
         "message": run.message,
@@ -364,7 +397,104 @@ def progress_data(run: SendRun) -> dict[str, Any]:
             if run.state == RunState.SCHEDULED.value and run.not_before
             else None
         ),
+        "waiting": wait.reason,
+        "status": wait.text,
+        "until": wait.until.isoformat() if wait.until is not None else None,
+        "prepared": total if to_prepare is not None else None,
+        "to_prepare": to_prepare,
     }
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    #: "preparing", "scheduled", "paused", "rate_limit", "gateway_rate_limit", "backoff", or
+    #: None when the send is moving (or over).
+    reason: str | None = None
+    text: str | None = None
+    until: datetime | None = None
+
+
+def _to_prepare(run: SendRun) -> int:
+    """Recipients a preparing run will have (the list's imported rows)."""
+    imported = db.session.scalar(
+        select(RecipientList.imported).where(RecipientList.id == run.list_id)
+    )
+    return int(imported or 0)
+
+
+def _waiting(
+    run: SendRun,
+    counts: dict[str, int],
+    rate_limit: float | None,
+    *,
+    to_prepare: int | None,
+    now: datetime,
+) -> _Waiting:
+    """Why ``run`` is not sending at this moment, in words, and until when."""
+    queued = counts[DeliveryState.QUEUED.value]
+    if run.state == RunState.PREPARING.value:
+        prepared = sum(counts.values())
+        then = (
+            f"it waits for its time, {localtime(run.not_before)}"
+            if run.not_before
+            else "sending starts"
+        )
+        return _Waiting(
+            "preparing",
+            f"Preparing: {prepared:,} of {to_prepare or prepared:,} recipients (nothing has "
+            f"been sent yet). When every recipient is ready, {then}.",
+        )
+    if run.state == RunState.SCHEDULED.value:
+        return _Waiting(
+            "scheduled",
+            f"Scheduled for {localtime(run.not_before)}: nothing has been sent yet.",
+            run.not_before,
+        )
+    if run.state == RunState.PAUSED.value:
+        if run.prepared_at is None:
+            return _Waiting(
+                "paused",
+                f"Paused while preparing ({sum(counts.values()):,} recipients ready): nothing "
+                "is prepared or sent until an admin resumes.",
+            )
+        return _Waiting(
+            "paused",
+            f"Paused: nothing more is sent until an admin resumes ({queued:,} still queued).",
+        )
+    if run.state != RunState.RUNNING.value or not queued:
+        return _Waiting()
+    if run.not_before is not None and run.not_before > now:
+        if run.failures:
+            attempts = "attempt" if run.failures == 1 else f"{run.failures} attempts in a row"
+            return _Waiting(
+                "backoff",
+                f"Backing off after a failed {attempts} to reach the mail service: the next "
+                f"try is at {_clock(run.not_before, now=now)}.",
+                run.not_before,
+            )
+        return _Waiting(
+            "gateway_rate_limit",
+            "SendGrid asked us to slow down (429): waiting for its rate-limit reset at "
+            f"{_clock(run.not_before, now=now)}.",
+            run.not_before,
+        )
+    if rate_limit:
+        turn = ratelimit.next_turn(db.session())
+        if turn is not None and turn > now:
+            return _Waiting(
+                "rate_limit",
+                f"Paced by the sending rate limit of {rate_limit:g} recipients a second: the "
+                f"next batch goes at {_clock(turn, now=now)}.",
+                turn,
+            )
+    return _Waiting()
+
+
+def _clock(at: datetime, *, now: datetime) -> str:
+    """``at`` in the viewer's zone, to the second when it is within the hour."""
+    if at - now > timedelta(hours=1):
+        return localtime(at)
+    return f"{at.astimezone(user_zone()):%H:%M:%S %Z}"
 
 
 @bp.get("/incidents/<int:incident_id>/send/runs/<int:run_id>")

@@ -1,4 +1,5 @@
-// A send's progress page: the counts, bar and ETA refresh every second until the send ends.
+// A send's progress page: the counts, bar, ETA and what it waits for refresh every second
+// until the send ends.
 (function () {
   "use strict";
   const box = document.querySelector("[data-progress-url]");
@@ -13,6 +14,14 @@
     box.querySelector("[data-bar]").value = data.percent;
     box.querySelector("[data-eta]").textContent =
       data.eta_seconds === null ? "" : "about " + data.eta_seconds + " s left";
+    const status = box.querySelector("[data-status]");
+    if (status) {
+      // Why the send is waiting (rate limit, SendGrid's reset, backoff, paused) or how far
+      // preparing has got; hidden while it simply moves on.
+      status.textContent = data.status || "";
+      status.dataset.waiting = data.waiting || "";
+      status.hidden = !data.status || data.waiting === "scheduled";
+    }
     Object.keys(data.counts).forEach(function (state) {
       const cell = box.querySelector('[data-count="' + state + '"]');
       if (cell) cell.textContent = fmt.format(data.counts[state]);
@@ -23,11 +32,14 @@
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (data) {
         show(data);
-        if (data.state !== box.dataset.initialState) {
-          // Started, finished, cancelled or stopped since the page was made: reload once, so
-          // the buttons and the message match (the new page starts in that state: no loop).
+        const doubt = data.counts["in-doubt"] || 0;
+        if (data.state !== box.dataset.initialState ||
+            (doubt > 0) !== (Number(box.dataset.inDoubtCount) > 0)) {
+          // Started, finished, cancelled or stopped since the page was made, or recipients
+          // came to be in doubt (or stopped being): reload once, so the buttons and the
+          // message match (the new page starts in that state: no loop).
           window.location.reload();
-        } else if (["running", "paused", "scheduled"].indexOf(data.state) >= 0) {
+        } else if (["preparing", "running", "paused", "scheduled", "in-doubt"].indexOf(data.state) >= 0) {
           setTimeout(tick, data.state === "scheduled" ? 5000 : 1000);
         }
       })

@@ -181,6 +181,7 @@ def send_notice(
         assert recipient_list is not None
         run = outbox.start_run(session, incident, recipient_list, release, by=ana)
         session.commit()
+        outbox.prepare(session, run.id)  # as the worker would
         sent = Sent(incident.id, run.id, recipient_list.id, ana.id, lee.id)
     if dispatch:
         sender = worker_for(app)

@@ -108,6 +108,7 @@ def approved_send(
         assert recipient_list is not None
         run = outbox.start_run(session, incident, recipient_list, release, by=author)
         session.commit()
+        outbox.prepare(session, run.id)  # as the worker would
     return ApprovedSend(incident, version, release, run)
 
 

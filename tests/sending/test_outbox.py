@@ -117,6 +117,7 @@ class World:
         assert recipient_list is not None
         self.run = outbox.start_run(self.session, incident, recipient_list, release, by=ana)
         self.session.commit()
+        outbox.prepare(self.session, self.run.id)  # as the worker would
         variant = release.bundle.variants[0]
         self.content = CohortContent(subject=variant.subject, html=variant.html, text=variant.text)
         self.gateway = SendGridGateway("SG.test", SENDER, host=fake.url, timeout=0.5)

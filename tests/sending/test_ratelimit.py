@@ -109,3 +109,100 @@ def test_a_run_paused_while_waiting_for_its_turn_claims_nothing(app: Flask) -> N
         assert result.outcome == RunState.PAUSED.value
         assert world.session.scalar(sa.select(sa.func.count()).select_from(SendBatch)) == 0
         assert fake.accepted == []
+
+
+def dispatch_until_done(world: World, settings: outbox.DispatchSettings) -> list[str]:
+    outcomes: list[str] = []
+    for _ in range(500):
+        result = outbox.dispatch_once(
+            world.session,
+            world.gateway,
+            world.run.id,
+            lambda key: world.content,
+            settings,
+            worker="w1",
+            now=world.clock,
+        )
+        outcomes.append(result.outcome)
+        if result.outcome == "finished":
+            return outcomes
+    raise AssertionError(f"not finished: {outcomes[-5:]}")
+
+
+def test_201_recipients_at_4_a_second_take_about_50_seconds(app: Flask) -> None:
+    with app.app_context(), running() as fake:
+        world = World(app, fake, 201)
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            world.clock.advance(seconds=seconds)
+
+        settings = outbox.DispatchSettings(
+            sender=SENDER, jitter=lambda: 0.0, rate_per_second=4, sleep=sleep
+        )
+        started = world.clock()
+        dispatch_until_done(world, settings)
+        elapsed = (world.clock() - started).total_seconds()
+        # Everyone, once, in batches of two seconds' worth of the rate (8), not 1,000.
+        emails = [a.email for a in fake.accepted]
+        assert len(emails) == len(set(emails)) == 201
+        sizes = world.session.scalars(
+            sa.select(SendBatch.size).where(SendBatch.run_id == world.run.id)
+        ).all()
+        assert max(sizes) == 8
+        # 201 at 4 a second: the last batch goes 50 s after the first (not ~50 minutes).
+        assert elapsed == pytest.approx(50.0, abs=0.5)
+        assert sum(waits) == pytest.approx(50.0, abs=0.5)
+
+
+def test_a_batch_smaller_than_its_turn_gives_the_rest_back(app: Flask) -> None:
+    """Three cohorts of 4, 3 and 3 at 4 a second: each claim holds fewer than the 8 it reserved
+    for, and the next batch waits only for what was sent."""
+    with app.app_context(), running() as fake:
+        world = World(app, fake, 10, countries=("GB", "IE", "FR"))
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            world.clock.advance(seconds=seconds)
+
+        settings = outbox.DispatchSettings(
+            sender=SENDER, jitter=lambda: 0.0, rate_per_second=4, sleep=sleep
+        )
+        dispatch_until_done(world, settings)
+        assert len(fake.accepted) == 10
+        sizes = world.session.scalars(
+            sa.select(SendBatch.size).where(SendBatch.run_id == world.run.id)
+        ).all()
+        assert sorted(sizes) == [3, 3, 4]
+        # The first at once, then each waits for the recipients sent before it, not for 8:
+        # the third batch goes 7 / 4 s after the first (the last call, which finds nothing
+        # left, waited its turn too).
+        assert sum(waits[:2]) == pytest.approx(7 / 4)
+        assert max(waits) < 2
+
+
+def test_a_turn_is_given_back_only_when_no_one_reserved_after_it(
+    two_sessions: tuple[Session, Session],
+) -> None:
+    first, second = two_sessions
+    now = utcnow()
+    mine = ratelimit.reserve_turn(first, 8, 4, now=now)
+    theirs = ratelimit.reserve_turn(second, 8, 4, now=now)
+    assert theirs.wait == pytest.approx(2.0)
+    # Someone reserved after mine: their turn stays where it is.
+    assert not ratelimit.give_back(first, mine, 6)
+    assert ratelimit.next_turn(first) == theirs.ends_at
+    # The last turn gives back what it did not use; no more than it had.
+    assert ratelimit.give_back(second, theirs, 6)
+    assert ratelimit.reserve(first, 1, 4, now=now) == pytest.approx(2.5)
+    assert not ratelimit.give_back(first, mine, 0)
+    assert not ratelimit.give_back(first, mine, -3)
+
+
+def test_the_batch_size_follows_the_rate() -> None:
+    assert outbox.batch_size_for_rate(1000, 4) == 8
+    assert outbox.batch_size_for_rate(1000, 0.1) == 1
+    assert outbox.batch_size_for_rate(1000, 2000) == 1000
+    assert outbox.batch_size_for_rate(500, 1e9) == 500

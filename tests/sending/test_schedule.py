@@ -81,6 +81,7 @@ def test_two_workers_noticing_the_time_start_it_once(app: Flask) -> None:
             scheduled_for=now + timedelta(minutes=5),
         )
         session.commit()
+        outbox.prepare(session, run.id)  # as the worker would
         assert run.state == RunState.SCHEDULED.value
         assert schedule.start_due(session, now=now) == []
         assert schedule.waiting_seconds(session, run.id, now=now) == pytest.approx(300)

@@ -89,6 +89,34 @@ def test_threads_with_faults_still_send_everyone_once(app: Flask, users: dict[st
     assert set(counts.values()) == {1}
 
 
+def test_threads_prepare_a_new_run_in_steps_then_send_everyone_once(
+    app: Flask, users: dict[str, int]
+) -> None:
+    """A run as pressing Send makes it: the threads prepare it (one at a time, seven
+    recipients a step), then send it."""
+    with running() as fake:
+        app.config.update(SEND_PREPARE_ROWS=7)
+        run_id = _start(app, users, fake.url, threads=3)
+        with app.app_context():  # undo the scenario's preparing: back to a run just made
+            db.session.execute(sa.delete(Delivery).where(Delivery.run_id == run_id))
+            db.session.execute(
+                sa.update(SendRun)
+                .where(SendRun.id == run_id)
+                .values(state="preparing", prepared_through=None, prepared_at=None)
+            )
+            db.session.commit()
+        _send_to_end(app, run_id, idle_seconds=0.1)
+        counts = Counter(a.email for a in fake.accepted)
+    assert len(counts) == 40
+    assert set(counts.values()) == {1}
+    with app.app_context():
+        recipients = list(db.session.scalars(sa.select(Delivery.recipient_id)))
+        run = db.session.get(SendRun, run_id)
+        assert run is not None
+        assert run.prepared_at is not None
+    assert len(recipients) == len(set(recipients)) == 40
+
+
 def test_a_worker_needs_at_least_one_thread(app: Flask) -> None:
     with pytest.raises(ValueError, match="SEND_THREADS"):
         InProcessWorker(app, lambda: None, lambda: None, threads=0)  # type: ignore[arg-type,return-value]

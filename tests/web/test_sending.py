@@ -27,6 +27,7 @@ from composer.models import (
     User,
     utcnow,
 )
+from composer.sending import outbox
 from composer.sending.recipients import import_csv
 from composer.web.sending import worker_for
 from tests.conftest import sign_in
@@ -191,6 +192,8 @@ def test_pause_and_cancel(app: Flask, users: dict[str, int], ready: int) -> None
     url = client.post(
         f"/incidents/{ready}/send", data={"csrf_token": token, "bundle_sha256": bundle}
     ).headers["Location"]
+    with app.app_context():  # the worker prepares the run's deliveries
+        outbox.prepare(db.session(), int(url.rsplit("/", 1)[1]))
     client.post(url + "/pause", data={"csrf_token": token})
     work(app)
     assert client.get(url + ".json").get_json()["counts"]["queued"] == 3
@@ -357,7 +360,7 @@ def test_with_celery_and_no_broker_the_send_is_kept_and_the_page_says_why(
     assert "the Celery broker could not be reached" in page
     with app.app_context():
         run = db.session.scalars(sa.select(SendRun)).one()
-        assert run.state == "running"  # saved: workers pick it up when they start
+        assert run.state == "preparing"  # saved: workers pick it up when they start
 
 
 # Scheduling -------------------------------------------------------------------------------------
@@ -388,6 +391,8 @@ def test_a_scheduled_send_waits_for_its_time_and_send_now_starts_it(
     client, response = _schedule(app, ready, _local(app, timedelta(hours=2)))
     assert response.status_code == 302
     url = response.headers["Location"]
+    with app.app_context():  # the worker prepares the run's deliveries
+        outbox.prepare(db.session(), int(url.rsplit("/", 1)[1]))
     page = client.get(url).get_data(as_text=True)
     assert "Sending is scheduled for" in page
     assert "nothing has been sent yet" in page
