@@ -4,6 +4,8 @@ progress page says why a send is waiting."""
 
 from __future__ import annotations
 
+import signal
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +20,9 @@ from composer.models import AuditEvent, Delivery, RunState, SendRun, User, utcno
 from composer.sending import outbox, ratelimit
 from composer.web.sending import worker_for
 from tests.conftest import sign_in
+from tests.sending.fake_sendgrid import running
 from tests.sending.scenario import approved_send
+from tests.sending.test_crash import start_worker, worker_env
 
 PEOPLE = (
     "email,first_name,last_name,country,data_categories,address_line_1,city,postcode\n"
@@ -289,3 +293,65 @@ def test_the_page_says_why_a_send_is_waiting_and_until_when(
     assert "rate limit of 4 recipients a second" in data["status"]
     # The estimate is the rate's: 4 recipients left at 4 a second.
     assert data["eta_seconds"] == 1
+
+
+def test_kill_9_while_preparing_loses_nothing_and_repeats_nothing(
+    app: Flask, users: dict[str, int]
+) -> None:
+    """A real worker process (``flask send work``) killed three times mid-prepare; a fresh one
+    carries on from the last committed step and sends everyone, once."""
+    people = "email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(6000))
+    with app.app_context():
+        made = approved_send(
+            db.session(),
+            people,
+            author=_user(users["author"]),
+            approver=_user(users["approver"]),
+            config=app.config,
+            catalogue=app.extensions["composer.catalogue"],
+            start=False,
+        )
+        from composer.sending.cohorts import latest_list
+
+        recipient_list = latest_list(db.session(), made.incident)
+        assert recipient_list is not None
+        run_id = outbox.start_run(
+            db.session(), made.incident, recipient_list, made.release, by=_user(users["admin"])
+        ).id
+        db.session.commit()
+        db.session.remove()
+
+    def prepared_through() -> tuple[str, int]:
+        with app.app_context():
+            row = db.session.execute(
+                sa.select(SendRun.state, SendRun.prepared_through).where(SendRun.id == run_id)
+            ).one()
+            db.session.remove()
+        return row.state, row.prepared_through or 0
+
+    with running() as fake:
+        env = worker_env(app, fake.url)
+        env["COMPOSER_SEND_PREPARE_ROWS"] = "250"  # 24 steps
+        kills = 0
+        for _ in range(3):
+            before = prepared_through()[1]
+            worker = start_worker(env)
+            deadline = time.monotonic() + 60
+            try:
+                while time.monotonic() < deadline:  # until it has written a step or more
+                    state, through = prepared_through()
+                    if state != "preparing" or through > before:
+                        break
+                    time.sleep(0.01)
+            finally:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+            kills += prepared_through()[0] == "preparing"
+        assert kills >= 2, "the worker finished preparing before it was killed: proved little"
+        last = start_worker(env)
+        assert last.wait(timeout=120) == 0
+        emails = [a.email for a in fake.accepted]
+    recipients = [r for r, _ in deliveries(app)]
+    assert len(recipients) == len(set(recipients)) == 6000
+    assert len(emails) == len(set(emails)) == 6000
+    assert len(started_events(app)) == 1
