@@ -369,6 +369,9 @@ def progress_data(run: SendRun) -> dict[str, Any]:
     done = sum(counts[s] for s in DONE_STATES)
     rate_limit = dispatch_settings().rate_per_second
     to_prepare = _to_prepare(run) if run.state == RunState.PREPARING.value else None
+    prepared = total
+    if to_prepare is not None:  # "0 of 201", not of the rows written so far
+        total = max(total, to_prepare)
     wait = _waiting(run, counts, rate_limit, to_prepare=to_prepare, now=now)
     eta: float | None = None
     if run.state == RunState.RUNNING.value:
@@ -400,7 +403,7 @@ def progress_data(run: SendRun) -> dict[str, Any]:
         "waiting": wait.reason,
         "status": wait.text,
         "until": wait.until.isoformat() if wait.until is not None else None,
-        "prepared": total if to_prepare is not None else None,
+        "prepared": prepared if to_prepare is not None else None,
         "to_prepare": to_prepare,
     }
 
@@ -465,11 +468,15 @@ def _waiting(
         return _Waiting()
     if run.not_before is not None and run.not_before > now:
         if run.failures:
-            attempts = "attempt" if run.failures == 1 else f"{run.failures} attempts in a row"
+            attempts = (
+                "a failed attempt"
+                if run.failures == 1
+                else f"{run.failures} failed attempts in a row"
+            )
             return _Waiting(
                 "backoff",
-                f"Backing off after a failed {attempts} to reach the mail service: the next "
-                f"try is at {_clock(run.not_before, now=now)}.",
+                f"Backing off after {attempts} to reach the mail service: the next try is at "
+                f"{_clock(run.not_before, now=now)}.",
                 run.not_before,
             )
         return _Waiting(

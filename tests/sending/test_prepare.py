@@ -274,7 +274,7 @@ def test_the_page_says_why_a_send_is_waiting_and_until_when(
 
     data = set_run(failures=3)
     assert data["waiting"] == "backoff"
-    assert "3 attempts in a row" in data["status"]
+    assert "after 3 failed attempts in a row" in data["status"]
 
     data = set_run(state="paused", not_before=None, failures=0)
     assert data["waiting"] == "paused"
