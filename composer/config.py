@@ -184,6 +184,12 @@ class Defaults:
     #: letters a second, 100 letters (200 pages for a two-page notice) render in 10-15 s with
     #: a renderer of about 250 MB; memory grows by about 1 MB a letter.
     LETTER_BATCH_SIZE = 100
+    #: Letter batches rendered at once, each in its own renderer process, while letters are
+    #: waiting (docs/postal.md): 100,000 letters take about a quarter of the time on four
+    #: cores. None: RENDER_MAX_CONCURRENT's value (the CPU cores by default), never more than
+    #: it. While every renderer prints letters, a PDF preview waits for the next free one (a
+    #: batch of 100 takes a few seconds); set 1 fewer than the cores to keep one for previews.
+    LETTER_RENDER_PROCESSES: int | None = None
     #: Days after its upload that a recipient list's personal data is purged by
     #: ``flask --app composer purge`` (docs/retention.md explains the default).
     RECIPIENT_RETENTION_DAYS = 90
@@ -226,3 +232,20 @@ def letter_home_country(config: Mapping[str, Any]) -> str:
             f"are posted from, such as GB, JE or US{hint}; it is {value!r}."
         ) from None
     return code
+
+
+def letter_render_processes(config: Mapping[str, Any]) -> int | None:
+    """``LETTER_RENDER_PROCESSES``: a whole number of 1 or more, or None (as many as
+    ``RENDER_MAX_CONCURRENT`` allows); a ``ValueError`` naming the setting otherwise
+    (``create_app`` checks it at start-up)."""
+    value = config.get("LETTER_RENDER_PROCESSES", Defaults.LETTER_RENDER_PROCESSES)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():  # from the environment
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            "LETTER_RENDER_PROCESSES must be a whole number of 1 or more (letter batches "
+            f"rendered at once), or unset for as many as RENDER_MAX_CONCURRENT; it is {value!r}."
+        )
+    return value

@@ -9,6 +9,8 @@ download is recorded in the audit trail. The domain work is in ``composer.sendin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import (
@@ -25,8 +27,10 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from composer.config import letter_render_processes
 from composer.extensions import db
 from composer.models import Incident, LetterBatch, RecipientList, Role, SendRun, utcnow
+from composer.rendering.worker import max_concurrent
 from composer.sending import postal
 from composer.web.access import require_role, signed_in
 from composer.web.incidents import _incident
@@ -38,9 +42,20 @@ REFRESH_SECONDS = 5
 
 
 def render_pending_letters(app: Flask) -> bool:
-    """Render the oldest waiting letter batch of any run, if there is one; True when a batch
-    was rendered or refused (call again), False when none is waiting. For a background worker
-    loop: takes its own app context and database session, and commits."""
+    """Render the oldest waiting letter batches of any run, up to :func:`render_processes` of
+    them at once (each in its own renderer process, so a big print run uses every core); True
+    when a batch was rendered or refused (call again), False when none is waiting. For a
+    background worker loop: each batch gets its own thread, app context and database session,
+    and commits. Each batch is claimed in the database first, so two threads (or workers)
+    never render the same one, and a batch whose renderer was killed is taken again later."""
+    processes = render_processes(app.config)
+    if processes == 1:
+        return _render_one(app)
+    with ThreadPoolExecutor(processes, thread_name_prefix="composer-letters") as pool:
+        return any(list(pool.map(lambda _: _render_one(app), range(processes))))
+
+
+def _render_one(app: Flask) -> bool:
     with app.app_context():
         try:
             return postal.render_next(
@@ -52,6 +67,19 @@ def render_pending_letters(app: Flask) -> bool:
             )
         finally:
             db.session.remove()
+
+
+def render_processes(config: Mapping[str, Any]) -> int:
+    """Letter batches rendered at once: ``LETTER_RENDER_PROCESSES``, at most the renders this
+    process may run at once (``RENDER_MAX_CONCURRENT``, by default the CPU cores)."""
+    limit = max_concurrent()
+    return min(letter_render_processes(config) or limit, limit)
+
+
+@bp.record_once
+def _check_settings(state: Any) -> None:
+    # A wrong LETTER_RENDER_PROCESSES stops start-up (create_app registers this blueprint).
+    letter_render_processes(state.app.config)
 
 
 def batch_size() -> int:
@@ -87,12 +115,14 @@ def letters(incident_id: int, run_id: int) -> str:
         incident=incident,
         run=run,
         needs=postal.needs(session, run),
+        progress=postal.progress(session, run, now),
         batches=found,
         rendering={b.id for b in found if postal.is_rendering(b, now)},
         reasons=postal.REASON_WORDS,
         purged_at=recipient_list.purged_at if recipient_list is not None else None,
         refresh=REFRESH_SECONDS if any(b.state == "waiting" for b in found) else None,
         batch_size=batch_size(),
+        render_processes=render_processes(current_app.config),
     )
 
 
