@@ -4,7 +4,9 @@ progress page says why a send is waiting."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import time
 from datetime import timedelta
 from typing import Any
@@ -22,7 +24,7 @@ from composer.web.sending import worker_for
 from tests.conftest import sign_in
 from tests.sending.fake_sendgrid import running
 from tests.sending.scenario import approved_send
-from tests.sending.test_crash import start_worker, worker_env
+from tests.sending.test_crash import start_celery_worker, start_worker, worker_env
 
 PEOPLE = (
     "email,first_name,last_name,country,data_categories,address_line_1,city,postcode\n"
@@ -295,11 +297,36 @@ def test_the_page_says_why_a_send_is_waiting_and_until_when(
     assert data["eta_seconds"] == 1
 
 
+def celery_env(app: Flask, env: dict[str, str]) -> dict[str, str] | None:
+    """``env`` for Celery workers (Redis broker), or None where they cannot run (SQLite, or
+    no Redis: the crash tests say the same)."""
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return None
+    redis_url = os.environ.get("COMPOSER_TEST_REDIS_URL")
+    if not redis_url:
+        if os.environ.get("CI"):
+            pytest.fail("COMPOSER_TEST_REDIS_URL is not set: scripts/test starts Redis in CI")
+        return None
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()  # no tasks left over from an earlier run
+    return dict(
+        env,
+        COMPOSER_SEND_WORKER="celery",
+        COMPOSER_CELERY_BROKER_URL=redis_url,
+        COMPOSER_CELERY_SEND_TASK_SECONDS="2",
+        COMPOSER_CELERY_SEND_TASKS_PER_RUN="2",
+        COMPOSER_CELERY_VISIBILITY_TIMEOUT_SECONDS="20",
+    )
+
+
+@pytest.mark.parametrize("kind", ["send work", "celery"])
 def test_kill_9_while_preparing_loses_nothing_and_repeats_nothing(
-    app: Flask, users: dict[str, int]
+    app: Flask, users: dict[str, int], kind: str
 ) -> None:
-    """A real worker process (``flask send work``) killed three times mid-prepare; a fresh one
-    carries on from the last committed step and sends everyone, once."""
+    """A real worker process (``flask send work``, or a Celery worker on PostgreSQL) killed
+    three times mid-prepare; a fresh one carries on from the last committed step and sends
+    everyone, once."""
     people = "email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(6000))
     with app.app_context():
         made = approved_send(
@@ -332,10 +359,21 @@ def test_kill_9_while_preparing_loses_nothing_and_repeats_nothing(
     with running() as fake:
         env = worker_env(app, fake.url)
         env["COMPOSER_SEND_PREPARE_ROWS"] = "250"  # 24 steps
+        if kind == "celery":
+            found = celery_env(app, env)
+            if found is None:
+                pytest.skip("Celery workers run on PostgreSQL with Redis (scripts/test)")
+            env = found
+
+        def start() -> subprocess.Popen[bytes]:
+            if kind == "celery":  # it queues tasks for preparing runs when it starts
+                return start_celery_worker(env, "prepare")
+            return start_worker(env)
+
         kills = 0
         for _ in range(3):
             before = prepared_through()[1]
-            worker = start_worker(env)
+            worker = start()
             deadline = time.monotonic() + 60
             try:
                 while time.monotonic() < deadline:  # until it has written a step or more
@@ -348,7 +386,13 @@ def test_kill_9_while_preparing_loses_nothing_and_repeats_nothing(
                 worker.wait()
             kills += prepared_through()[0] == "preparing"
         assert kills >= 2, "the worker finished preparing before it was killed: proved little"
-        last = start_worker(env)
+        last = start()
+        if kind == "celery":  # Celery workers keep running: wait for the run to finish
+            deadline = time.monotonic() + 120
+            while prepared_through()[0] != "finished" and time.monotonic() < deadline:
+                assert last.poll() is None, "the Celery worker exited"
+                time.sleep(0.2)
+            last.terminate()
         assert last.wait(timeout=120) == 0
         emails = [a.email for a in fake.accepted]
     recipients = [r for r, _ in deliveries(app)]
