@@ -249,3 +249,16 @@ def letter_render_processes(config: Mapping[str, Any]) -> int | None:
             f"rendered at once), or unset for as many as RENDER_MAX_CONCURRENT; it is {value!r}."
         )
     return value
+
+def send_prepare_rows(config: Mapping[str, Any]) -> int:
+    """``SEND_PREPARE_ROWS``: a whole number of 1 or more; a ``ValueError`` naming the setting
+    otherwise (``create_app`` checks it at start-up)."""
+    value = config.get("SEND_PREPARE_ROWS", Defaults.SEND_PREPARE_ROWS)
+    if isinstance(value, str) and value.strip().isdigit():  # from the environment
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            "SEND_PREPARE_ROWS must be a whole number of 1 or more (recipients a sending "
+            f"worker prepares per step); it is {value!r}."
+        )
+    return value

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from composer import approval, audit, notices
+from composer.config import send_prepare_rows
 from composer.extensions import csrf, db
 from composer.models import (
     DeliveryState,
@@ -81,7 +82,7 @@ def dispatch_settings() -> outbox.DispatchSettings:
         doubt_window=timedelta(seconds=float(cfg.get("SEND_DOUBT_WINDOW_SECONDS", 600))),
         lease=timedelta(seconds=float(cfg.get("SEND_LEASE_SECONDS", 120))),
         rate_per_second=float(cfg.get("SEND_RATE_PER_SECOND") or 0) or None,
-        prepare_rows=int(cfg.get("SEND_PREPARE_ROWS") or outbox.PREPARE_ROWS),
+        prepare_rows=send_prepare_rows(cfg),
     )
 
 

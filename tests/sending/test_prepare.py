@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import sessionmaker
 
+from composer import create_app
 from composer.extensions import db
 from composer.models import AuditEvent, Delivery, RunState, SendRun, User, utcnow
 from composer.sending import outbox, ratelimit
 from composer.web.sending import worker_for
-from tests.conftest import sign_in
+from tests.conftest import base_config, sign_in
 from tests.sending.fake_sendgrid import running
 from tests.sending.scenario import approved_send
 from tests.sending.test_crash import start_celery_worker, start_worker, worker_env
@@ -399,3 +401,13 @@ def test_kill_9_while_preparing_loses_nothing_and_repeats_nothing(
     assert len(recipients) == len(set(recipients)) == 6000
     assert len(emails) == len(set(emails)) == 6000
     assert len(started_events(app)) == 1
+
+
+@pytest.mark.parametrize("value", [0, -5, "many", 2.5, True])
+def test_a_bad_prepare_step_size_stops_start_up_naming_the_setting(
+    tmp_path: Path, value: object
+) -> None:
+    config = base_config(tmp_path, f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with pytest.raises(ValueError, match="SEND_PREPARE_ROWS must be a whole number"):
+        create_app({**config, "SEND_PREPARE_ROWS": value})
+    assert create_app({**config, "SEND_PREPARE_ROWS": "300"}).config["SEND_PREPARE_ROWS"]
