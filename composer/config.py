@@ -250,6 +250,7 @@ def letter_render_processes(config: Mapping[str, Any]) -> int | None:
         )
     return value
 
+
 def send_prepare_rows(config: Mapping[str, Any]) -> int:
     """``SEND_PREPARE_ROWS``: a whole number of 1 or more; a ``ValueError`` naming the setting
     otherwise (``create_app`` checks it at start-up)."""
