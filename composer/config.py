@@ -180,15 +180,16 @@ class Defaults:
     #: transaction each; progress shows between steps). Pressing Send only makes the run.
     SEND_PREPARE_ROWS = 20_000
 
-    #: Letters per batch: one PDF and one manifest CSV each (docs/postal.md). At about 8 to 10
-    #: letters a second, 100 letters (200 pages for a two-page notice) render in 10-15 s with
-    #: a renderer of about 250 MB; memory grows by about 1 MB a letter.
+    #: Letters per batch: one PDF and one manifest CSV each (docs/postal.md). At about 15
+    #: letters a second per renderer (benchmarks/render_bench.py), 100 letters (200 pages for a
+    #: two-page notice) render in about 7 s; a renderer holds about 150 MB and 1.2 MB a letter.
     LETTER_BATCH_SIZE = 100
     #: Letter batches rendered at once, each in its own renderer process, while letters are
-    #: waiting (docs/postal.md): 100,000 letters take about a quarter of the time on four
-    #: cores. None: RENDER_MAX_CONCURRENT's value (the CPU cores by default), never more than
-    #: it. While every renderer prints letters, a PDF preview waits for the next free one (a
-    #: batch of 100 takes a few seconds); set 1 fewer than the cores to keep one for previews.
+    #: waiting: each keeps one core busy, so a machine with N free cores prints up to N times
+    #: as many letters a minute. None: RENDER_MAX_CONCURRENT's value (the CPU cores by
+    #: default), never more than it. While every renderer prints letters, a PDF preview waits
+    #: for the next free one (a batch of 100 takes a few seconds); set 1 fewer than the cores
+    #: to keep one for previews.
     LETTER_RENDER_PROCESSES: int | None = None
     #: Days after its upload that a recipient list's personal data is purged by
     #: ``flask --app composer purge`` (docs/retention.md explains the default).

@@ -96,15 +96,21 @@ def test_the_letters_page_shows_how_far_rendering_has_got(app: Flask, sent: Sent
         assert found is not None
         return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
 
-    assert "Rendered 0 of 3 batches, 0 of 6 letters (0%)" in said()
+    assert "rendering Rendered 0 of 3 batches, 0 of 6 letters (0%)" in said()
     assert "0 rendering now, up to 1 at once; 3 waiting." in said()
     assert render_pending_letters(app)
     assert "Rendered 1 of 3 batches, 2 of 6 letters (33%)" in said()
     while render_pending_letters(app):
         pass
     text = said()
-    assert "Rendered 3 of 3 batches, 6 of 6 letters (100%)" in text
+    assert "rendered Rendered 3 of 3 batches, 6 of 6 letters (100%)" in text
     assert "waiting" not in text
+    with app.app_context():
+        db.session.execute(sa.update(LetterBatch).where(LetterBatch.id == 1).values(state="failed"))
+        db.session.commit()
+    text = said()
+    assert "stopped Rendered 2 of 3 batches, 4 of 6 letters (66%)" in text
+    assert "1 batch (2 letters) failed: see below." in text
 
 
 def test_progress_counts_a_held_batch_as_rendering_and_a_failed_one_apart(
