@@ -28,8 +28,13 @@ class ScheduleError(ValueError):
 
 def parse_local_time(text: str, zone: tzinfo, *, now: datetime) -> datetime:
     """A ``datetime-local`` value (``2026-12-01T09:30``) in ``zone``, checked to be in the
-    future and within :data:`MAX_AHEAD`; returned in UTC."""
+    future and within :data:`MAX_AHEAD`; returned in UTC. An empty value is an error, never
+    "now": sending at once is its own button."""
     text = text.strip()
+    if not text:
+        raise ScheduleError(
+            "Choose the date and time to send it (or use Send now to send it at once)."
+        )
     try:
         naive = datetime.fromisoformat(text)
     except ValueError:
