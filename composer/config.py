@@ -158,10 +158,10 @@ class Defaults:
     #: Seconds before Redis hands an unacknowledged task (its worker was killed) to another
     #: worker. Far longer than a task runs; a worker that starts also picks up running runs.
     CELERY_VISIBILITY_TIMEOUT_SECONDS = 300
-    #: Seconds an in-doubt batch (a time-out, or a worker that died mid-request) waits for a
-    #: webhook event proving SendGrid accepted it before it is sent again. A recipient can get
-    #: two copies only if SendGrid accepted the request and posted no event for this long.
-    SEND_DOUBT_WINDOW_SECONDS = 600
+    #: Seconds with no Event Webhook event after which the send pages say the webhook is
+    #: silent. In-doubt recipients (a time-out, or a worker that died mid-request) are never
+    #: sent again on a timer: events settle them, or an admin does.
+    SEND_WEBHOOK_SILENT_SECONDS = 600
     #: Seconds a worker's claim on a batch holds; a claim older than this with no recorded
     #: answer means the worker died mid-request, and the batch is in doubt. Longer than the
     #: SendGrid timeout.

@@ -13,7 +13,9 @@ yet, and removes its people's personal data from everywhere the app keeps it:
 - ``dev_outbox_message``: the development outbox's copies of customer notices sent to the list
   (the rows whose id is a delivery's message id plus its position; also any batch copy
   addressed to one of the list's addresses, which covers a batch whose answer was lost). Staff
-  notifications and test sends to staff stay.
+  notifications and test sends to staff stay;
+- ``sent_address``: the ledger of addresses each notice version went to (SHA-256 digests of
+  the addresses, which a guess can confirm) for the list's runs.
 
 What stays is what the evidence pack (the audit trail, ``composer.evidence``) and a run's
 progress page need: the list's counts, file name and digest; every delivery with its state,
@@ -59,6 +61,7 @@ from composer.models import (
     RunState,
     SendBatch,
     SendRun,
+    SentAddress,
 )
 
 #: Days a recipient list is kept before its people's personal data is purged (docs/retention.md
@@ -72,6 +75,8 @@ ACTIVE_RUN_STATES: Final = (
     RunState.RUNNING.value,
     RunState.PAUSED.value,
     RunState.STOPPED.value,
+    # Waiting for an admin, who may send its in-doubt recipients again.
+    RunState.IN_DOUBT.value,
 )
 #: Values per ``IN (...)`` or ``OR`` list, well under every database's parameter limit.
 _CHUNK: Final = 500
@@ -262,6 +267,12 @@ def _purge_list(
         )
     for chunk in _chunks(outbox):
         session.execute(delete(DevOutboxMessage).where(DevOutboxMessage.id.in_(chunk)))
+    for chunk in _chunks(run_ids):  # the sent-address ledger's digests are personal data too
+        session.execute(
+            delete(SentAddress).where(
+                SentAddress.delivery_id.in_(select(Delivery.id).where(Delivery.run_id.in_(chunk)))
+            )
+        )
     recipient_list.purged_at = now
     return result
 

@@ -17,6 +17,7 @@ from composer.models.sending import (
     SendBatch,
     SendRateLimit,
     SendRun,
+    SentAddress,
     WebhookEventSeen,
 )
 from composer.models.user import LoginAttempt, Role, User, UserRole
@@ -51,6 +52,7 @@ __all__ = [
     "SendBatch",
     "SendRateLimit",
     "SendRun",
+    "SentAddress",
     "StaffMessage",
     "UTCDateTime",
     "User",

@@ -5,7 +5,7 @@ The database is the source of truth (DESIGN.md): a delivery moves ``queued`` →
 batch is claimed and committed before any request) → ``accepted`` (the gateway said 202) →
 ``delivered`` / ``bounced`` / ``dropped`` (webhook events). A batch whose outcome is unknown (a
 time-out, or a worker killed between the claim and recording the answer) is ``in-doubt`` until
-webhook events for it arrive or the duplicate window passes.
+webhook events for it arrive or an admin settles it; it is never sent again on a timer.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ class RunState(enum.StrEnum):
     CANCELLED = "cancelled"
     #: Stopped by the gateway refusing the key (401/403): needs a person.
     STOPPED = "stopped"
+    #: Nothing left to send, but some recipients are in doubt (a request that may have been
+    #: accepted): webhook events settle them, or an admin does (``outbox.resend_in_doubt`` or
+    #: ``outbox.mark_in_doubt_delivered``). Not finished; no worker sends it.
+    IN_DOUBT = "in-doubt"
     FINISHED = "finished"
 
 
@@ -46,6 +50,9 @@ class DeliveryState(enum.StrEnum):
     CANCELLED = "cancelled"
     #: No email address: goes to the postal list.
     POST = "post"
+    #: This address already had this notice version by email (another delivery holds it in
+    #: ``sent_address``): not sent again.
+    ALREADY_SENT = "already-sent"
 
 
 class BatchState(enum.StrEnum):
@@ -136,10 +143,31 @@ class WebhookEventSeen(Base):
     """An Event Webhook event already applied (SendGrid may post an event more than once)."""
 
     __tablename__ = "webhook_event_seen"
+    #: The send pages ask when the last event arrived (is the webhook silent?).
+    __table_args__ = (Index("ix_webhook_event_seen_received_at", "received_at"),)
 
     sg_event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     event: Mapped[str] = mapped_column(String(20))
+
+
+class SentAddress(Base):
+    """The ledger that makes "at most once" a database rule: one row per notice version and
+    normalised email address, written (and committed) when a delivery is claimed, before any
+    request; its primary key refuses a second. A batch known not to have been sent gives its
+    rows back; an in-doubt one keeps them until an admin chooses to send it again. Purged with
+    the list (``composer.retention``): the digest is personal data."""
+
+    __tablename__ = "sent_address"
+    __table_args__ = (Index("ix_sent_address_delivery", "delivery_id"),)
+
+    notice_version_id: Mapped[int] = mapped_column(
+        ForeignKey("notice_version.id"), primary_key=True
+    )
+    #: SHA-256 of the address trimmed and lower-cased (``outbox.address_digest``).
+    address_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The delivery that holds this address for this version.
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"))
 
 
 class SendRateLimit(Base):

@@ -4,10 +4,13 @@ A run has one ``delivery`` row per recipient. The dispatcher (the same code in t
 worker and in Celery tasks) repeats :func:`dispatch_once`:
 
 1. **Recover**: a batch still ``sending`` after its lease (the worker died between claiming and
-   recording the answer) becomes ``in-doubt``; an ``in-doubt`` batch with no webhook event after
-   the duplicate window goes back to the queue (see below).
+   recording the answer) becomes ``in-doubt``.
 2. **Claim** up to ``batch_size`` queued deliveries of one cohort into a ``sending`` batch and
-   **commit before sending**, so a crash can never forget that a request may have gone out.
+   **commit before sending**, so a crash can never forget that a request may have gone out;
+   then **hold** each address for the notice version in ``sent_address`` (committed too, before
+   the request): its primary key refuses a second delivery of a version to an address, and a
+   delivery refused so is ``already-sent``, never sent. A batch known not to have gone out
+   gives its addresses back.
 3. **Send** one request through the gateway, then record the answer in one transaction:
    202 → ``accepted``; 429 → back to the queue, and no worker sends before the reset (plus
    jitter); 5xx or a refused connection → back to the queue with capped exponential backoff;
@@ -17,10 +20,11 @@ worker and in Celery tasks) repeats :func:`dispatch_once`:
 
 SendGrid has no idempotency key, so exactly-once rests on this outbox plus the Event Webhook: any
 event for a batch proves SendGrid accepted that request (it accepts or refuses a request whole),
-so an in-doubt batch with an event is ``accepted`` and never resent. An in-doubt batch that
-gets no event within ``doubt_window`` is sent again: a recipient can get two copies only if
-SendGrid accepted the request and then posted no event at all for that long (the documented
-duplicate window).
+so an in-doubt batch with an event is ``accepted`` and never resent. An in-doubt batch with no
+event is never sent again on a timer: it waits, and when nothing else is left the run is
+``in-doubt`` (not finished) until events arrive or an admin settles it, knowing what each
+choice risks (:func:`resend_in_doubt`: some may get two copies; :func:`mark_in_doubt_delivered`:
+some may get none).
 
 Plain functions over a session; no Flask. Personal data stays in the database: nothing here logs
 an address or a name.
@@ -28,6 +32,7 @@ an address or a name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -42,17 +47,15 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
-    and_,
     bindparam,
     cast,
     delete,
     func,
     insert,
-    or_,
     select,
     update,
 )
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -66,9 +69,11 @@ from composer.models import (
     Incident,
     Recipient,
     RecipientList,
+    Review,
     RunState,
     SendBatch,
     SendRun,
+    SentAddress,
     User,
     WebhookEventSeen,
     utcnow,
@@ -126,8 +131,6 @@ class DispatchSettings:
     reply_to: str = ""
     #: How long a claimed batch may go without its answer recorded before it is in doubt.
     lease: timedelta = timedelta(minutes=2)
-    #: How long an in-doubt batch waits for a webhook event before it is sent again.
-    doubt_window: timedelta = timedelta(minutes=10)
     #: Backoff after a 5xx or a refused connection: base * 2^failures, capped, with jitter.
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
@@ -468,21 +471,12 @@ _SETTLED_GET_MESSAGE_ID: Final = (
     .where(_DELIVERY.batch_id == bindparam("batch"), _DELIVERY.message_id.is_(None))
     .values(message_id=bindparam("message"))
 )
-#: Batches to recover: claimed by a worker whose lease ran out, or in doubt for longer than
-#: the duplicate window (the few batches sending or in doubt, found by the run-state index).
-_DUE_BATCHES: Final = select(_BATCH.id, _BATCH.state).where(
+#: Batches to recover: claimed by a worker whose lease ran out (the few batches sending,
+#: found by the run-state index). In-doubt batches are never recovered on a timer.
+_DUE_BATCHES: Final = select(_BATCH.id).where(
     _BATCH.run_id == bindparam("run"),
-    _BATCH.state.in_([BatchState.SENDING.value, BatchState.IN_DOUBT.value]),
-    or_(
-        and_(
-            _BATCH.state == BatchState.SENDING.value,
-            _BATCH.lease_until < bindparam("lease_ended"),
-        ),
-        and_(
-            _BATCH.state == BatchState.IN_DOUBT.value,
-            _BATCH.doubt_since < bindparam("doubt_began"),
-        ),
-    ),
+    _BATCH.state == BatchState.SENDING.value,
+    _BATCH.lease_until < bindparam("lease_ended"),
 )
 _FAILURES_RESET: Final = (
     update(_table(SendRun))
@@ -537,16 +531,19 @@ def dispatch_once(
         session.commit()
         if finish_if_done(session, run, now=now()):
             session.commit()
-            return DispatchResult(outcome="finished")
+            return DispatchResult(outcome=run.state)  # finished, or in doubt
         return DispatchResult(
             outcome="waiting" if _count(session, run, DeliveryState.IN_DOUBT) else "idle"
         )
-    session.commit()  # the claim is durable before anything is sent
     try:
+        # Holds the batch's addresses (sent_address) and commits them with the claim: both
+        # are durable before anything is sent, in one commit.
         message = _message(session, batch, content_for(batch.cohort_key), settings)
     except InvalidBatchRecipient as exc:
         _return_batch(session, batch.id, invalid={exc.outbox_id: str(exc)}, now=now())
         session.commit()
+        return DispatchResult(outcome="sent")
+    if message is None:  # everyone in it already had this version (sent_address)
         return DispatchResult(outcome="sent")
     try:
         accepted = gateway.send_batch(message)
@@ -625,7 +622,9 @@ def _rowcount(result: object) -> int:
 
 def _message(
     session: Session, batch: Claim, content: CohortContent, settings: DispatchSettings
-) -> BatchMessage:
+) -> BatchMessage | None:
+    """The request for a claimed batch, its addresses held in ``sent_address`` (committed);
+    None when every address in it already had this version."""
     # All at once: row by row, fetching took as long as building the request.
     rows = session.connection().execute(_BATCH_RECIPIENTS, {"batch": batch.id}).all()
     neutral = NEUTRAL_VALUES
@@ -651,6 +650,11 @@ def _message(
                 },
             )
         )
+    refused = _hold_addresses(session, batch.id, [(r.outbox_id, r.email) for r in recipients])
+    if refused:
+        recipients = [r for r in recipients if r.outbox_id not in refused]
+        if not recipients:
+            return None
     return BatchMessage(
         batch_id=batch.id,
         content=content,
@@ -692,6 +696,8 @@ def _return_batch(
         .values(state=BatchState.RETURNED.value, error=error)
         .execution_options(**_NO_SYNC)
     )
+    # Known not sent: the addresses are free for this version again.
+    session.connection().execute(_RELEASE_ADDRESSES, {"batch": batch_id})
     for outbox_id, problem in invalid.items():
         session.execute(
             update(Delivery)
@@ -712,7 +718,7 @@ def _return_batch(
 
 
 def _in_doubt(session: Session, batch_id: int, *, now: datetime, reason: str) -> None:
-    """The request may have been accepted: hold the batch until an event or the window."""
+    """The request may have been accepted: hold the batch until an event or an admin."""
     session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.state == BatchState.SENDING.value)
@@ -772,49 +778,34 @@ def _record_failure(
 
 
 def recover(session: Session, run: SendRun, settings: DispatchSettings, *, now: datetime) -> int:
-    """Batches whose worker died become in doubt; in-doubt batches with no event within the
-    duplicate window go back to the queue. Returns how many batches changed (the caller
-    commits). One indexed query when there is nothing to do, which is almost always."""
-    due = (
-        session.connection()
-        .execute(
-            _DUE_BATCHES,
-            {"run": run.id, "lease_ended": now, "doubt_began": now - settings.doubt_window},
-        )
-        .all()
-    )
-    for batch_id, state in due:
-        if state == BatchState.SENDING.value:
-            _in_doubt(
-                session, batch_id, now=now, reason="the worker stopped before recording the answer"
-            )
-            continue
-        session.execute(
-            update(SendBatch)
-            .where(SendBatch.id == batch_id, SendBatch.state == BatchState.IN_DOUBT.value)
-            .values(
-                state=BatchState.RETURNED.value,
-                error="no webhook event within the duplicate window: sent again",
-            )
-            .execution_options(**_NO_SYNC)
-        )
-        session.execute(
-            update(Delivery)
-            .where(Delivery.batch_id == batch_id, Delivery.state == DeliveryState.IN_DOUBT.value)
-            .values(state=DeliveryState.QUEUED.value, batch_id=None, updated_at=now)
-            .execution_options(**_NO_SYNC)
+    """Batches whose worker died become in doubt (and stay so: nothing here sends them again).
+    Returns how many batches changed (the caller commits). One indexed query when there is
+    nothing to do, which is almost always."""
+    due = session.connection().execute(_DUE_BATCHES, {"run": run.id, "lease_ended": now}).all()
+    for (batch_id,) in due:
+        _in_doubt(
+            session, batch_id, now=now, reason="the worker stopped before recording the answer"
         )
     return len(due)
 
 
+_UNSENT: Final = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value)
+
+
 def finish_if_done(session: Session, run: SendRun, *, now: datetime) -> bool:
+    """A running run with nothing queued or sending is finished, or ``in-doubt`` when some of
+    its recipients are (no worker sends it; events or an admin settle them). True when the
+    state changed; the caller commits."""
     if run.state != RunState.RUNNING.value:
         return False
     left = session.scalar(
-        select(Delivery.id).where(Delivery.run_id == run.id, Delivery.state.in_(_OPEN)).limit(1)
+        select(Delivery.id).where(Delivery.run_id == run.id, Delivery.state.in_(_UNSENT)).limit(1)
     )
     if left is not None:
         return False
+    if _count(session, run, DeliveryState.IN_DOUBT):
+        run.state = RunState.IN_DOUBT.value
+        return True
     run.state = RunState.FINISHED.value
     run.finished_at = now
     return True
@@ -948,4 +939,317 @@ def apply_events(session: Session, events: Iterable[WebhookEvent], *, now: datet
             delivery.state = target
             delivery.updated_at = now
     session.flush()
+    if settled:
+        _finish_settled_runs(session, settled, now=now)
     return Applied(applied=len(matched), duplicates=duplicates, unknown=len(new) - len(matched))
+
+
+# At most once: the sent-address ledger -----------------------------------------------------------
+
+
+def address_digest(email: str) -> str:
+    """The ledger's key for an email address: SHA-256 of it trimmed and lower-cased (no mail
+    system delivers two mailboxes that differ only by case)."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+_LEDGER: Final = _table(SentAddress).c
+_REVIEW: Final = _table(Review).c
+#: The notice version a batch's run sends.
+_BATCH_VERSION: Final = (
+    select(_REVIEW.version_id)
+    .join_from(_table(SendBatch), _table(SendRun), _RUN.id == _BATCH.run_id)
+    .join(_table(Review), _REVIEW.id == _RUN.review_id)
+    .where(_BATCH.id == bindparam("batch"))
+)
+_SQLITE_HOLD: Final = (
+    "INSERT INTO sent_address (notice_version_id, address_sha256, delivery_id) "
+    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_POSTGRESQL_HOLD: Final = (
+    postgresql.insert(_table(SentAddress)).on_conflict_do_nothing().returning(_LEDGER.delivery_id)
+)
+#: A batch's deliveries still sending give their addresses back (the batch did not go out).
+_RELEASE_ADDRESSES: Final = delete(_table(SentAddress)).where(
+    _LEDGER.delivery_id.in_(
+        select(_DELIVERY.id).where(
+            _DELIVERY.batch_id == bindparam("batch"), _DELIVERY.state == _SENDING
+        )
+    )
+)
+
+
+def _hold_addresses(
+    session: Session, batch_id: int, addresses: list[tuple[int, str]]
+) -> frozenset[int]:
+    """Hold each ``(delivery id, address)`` of a just-claimed batch for the run's notice version
+    in ``sent_address``, and commit (with the claim), before any request. The deliveries whose
+    address another delivery already holds become ``already-sent``; their ids are returned
+    (usually none, in one insert). A batch left with no one is closed."""
+    connection = session.connection()
+    version = connection.execute(_BATCH_VERSION, {"batch": batch_id}).scalar_one()
+    rows = [(version, address_digest(email), outbox_id) for outbox_id, email in addresses]
+    if not rows:
+        return frozenset()
+    if connection.dialect.name == "sqlite":
+        held = _rowcount(connection.exec_driver_sql(_SQLITE_HOLD, rows))
+    else:
+        held = len(
+            connection.execute(
+                _POSTGRESQL_HOLD,
+                [
+                    {"notice_version_id": v, "address_sha256": d, "delivery_id": i}
+                    for v, d, i in rows
+                ],
+            ).all()
+        )
+    refused: frozenset[int] = frozenset()
+    if held != len(rows):
+        ids = [outbox_id for outbox_id, _ in addresses]
+        own = set(
+            connection.execute(
+                select(_LEDGER.delivery_id).where(_LEDGER.delivery_id.in_(ids))
+            ).scalars()
+        )
+        refused = frozenset(ids) - own
+    if refused:
+        n = len(refused)
+        connection.execute(
+            update(_table(Delivery))
+            .where(
+                _DELIVERY.id.in_(refused),
+                _DELIVERY.batch_id == batch_id,
+                _DELIVERY.state == _SENDING,
+            )
+            .values(
+                state=DeliveryState.ALREADY_SENT.value,
+                error="this address already had this notice version by email: not sent again",
+                updated_at=utcnow(),
+            )
+        )
+        if len(refused) == len(rows):
+            connection.execute(
+                update(_table(SendBatch))
+                .where(_BATCH.id == batch_id, _BATCH.state == BatchState.SENDING.value)
+                .values(
+                    state=BatchState.RETURNED.value,
+                    error="every address in it already had this notice version",
+                )
+            )
+        log.warning("send batch %s: %d address(es) already had this version", batch_id, n)
+    session.commit()
+    return refused
+
+
+def _finish_settled_runs(session: Session, batch_ids: Iterable[int], *, now: datetime) -> None:
+    """Runs waiting only on in-doubt recipients are finished once events settled the last."""
+    runs = session.scalars(
+        select(SendRun).where(
+            SendRun.state == RunState.IN_DOUBT.value,
+            SendRun.id.in_(select(SendBatch.run_id).where(SendBatch.id.in_(list(batch_ids)))),
+        )
+    )
+    for run in runs:
+        if not _count(session, run, DeliveryState.IN_DOUBT):
+            run.state = RunState.FINISHED.value
+            run.finished_at = now
+
+
+# Settling a run: in-doubt recipients, and the people a send did not reach ------------------------
+
+
+class SendControlError(ValueError):
+    """An admin's choice cannot be carried out; the message says why, for them."""
+
+
+#: Recipients a finished or cancelled run did not reach and may send to: state, why.
+UNREACHED: Final = (
+    (DeliveryState.CANCELLED.value, "never sent: the send was cancelled before they were reached"),
+    (DeliveryState.INVALID.value, "refused by SendGrid: it would not take the address"),
+)
+#: Recipients not reached by email who are never offered again: state, why.
+NOT_OFFERED: Final = (
+    (DeliveryState.BOUNCED.value, "bounced: SendGrid took the email; the address did not"),
+    (DeliveryState.DROPPED.value, "dropped by SendGrid after taking the email"),
+    (DeliveryState.ALREADY_SENT.value, "already had this notice version by email"),
+)
+#: Run states in which the people it did not reach may be sent to.
+UNREACHED_RUN_STATES: Final = (RunState.FINISHED.value, RunState.CANCELLED.value)
+
+
+@dataclass(frozen=True)
+class Unreached:
+    """Who a run did not reach by email: ``offered`` may be sent to again, ``not_offered``
+    are not (SendGrid took their email, or another delivery did); each as (why, how many)."""
+
+    offered: list[tuple[str, int]]
+    not_offered: list[tuple[str, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.offered)
+
+
+def unreached(session: Session, run: SendRun) -> Unreached:
+    counts = run_counts(session, run)
+    return Unreached(
+        offered=[(why, counts[state]) for state, why in UNREACHED if counts[state]],
+        not_offered=[(why, counts[state]) for state, why in NOT_OFFERED if counts[state]],
+    )
+
+
+def _check_expected(found: int, expected: int, what: str) -> None:
+    if found == 0:
+        raise SendControlError(f"There are no {what} any more: nothing was done.")
+    if found != expected:
+        raise SendControlError(
+            f"The numbers changed since the page was shown: there are now {found:,} {what}. "
+            "Nothing was done; look at the new figure and choose again."
+        )
+
+
+def resend_unreached(
+    session: Session, run: SendRun, *, by: User, expected: int, now: datetime
+) -> int:
+    """Queue again the recipients a finished or cancelled ``run`` did not reach and may send to
+    (:data:`UNREACHED`), and run it again; ``expected`` is the count the admin confirmed (a
+    different count refuses, so a second press does nothing). Returns how many; the caller
+    commits and wakes the workers."""
+    if run.state not in UNREACHED_RUN_STATES:
+        raise SendControlError(
+            f"This send is {run.state}: only a finished or cancelled send can be sent to the "
+            "people it did not reach."
+        )
+    states = [state for state, _ in UNREACHED]
+    _check_expected(
+        sum(run_counts(session, run)[s] for s in states), expected, "people this send did not reach"
+    )
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.run_id == run.id, Delivery.state.in_(states))
+        .values(state=DeliveryState.QUEUED.value, batch_id=None, error=None, updated_at=now)
+        .execution_options(**_NO_SYNC)
+    )
+    count = _rowcount(result)
+    run.state = RunState.RUNNING.value
+    run.finished_at = None
+    run.message = None
+    run.not_before = None
+    run.failures = 0
+    audit.record(
+        session,
+        actor=by,
+        action="send.resent_unreached",
+        subject_type="incident",
+        subject_id=run.incident_id,
+        after={"run": run.id, "recipients": count},
+    )
+    return count
+
+
+#: Run states in which in-doubt recipients may be sent again.
+_RESEND_STATES: Final = (
+    RunState.RUNNING.value,
+    RunState.PAUSED.value,
+    RunState.STOPPED.value,
+    RunState.IN_DOUBT.value,
+)
+
+
+def resend_in_doubt(
+    session: Session, run: SendRun, *, by: User, expected: int, now: datetime
+) -> int:
+    """An admin's choice: send the run's in-doubt recipients again, knowing some of them may
+    get two copies (their addresses are given back in ``sent_address``, the one case where a
+    version may reach an address twice). ``expected`` is the count they confirmed. Returns how
+    many; the caller commits and wakes the workers."""
+    if run.state not in _RESEND_STATES:
+        raise SendControlError(f"This send is {run.state}: its in-doubt recipients cannot be sent.")
+    _check_expected(_count(session, run, DeliveryState.IN_DOUBT), expected, "recipients in doubt")
+    doubtful = select(Delivery.id).where(
+        Delivery.run_id == run.id, Delivery.state == DeliveryState.IN_DOUBT.value
+    )
+    session.execute(delete(SentAddress).where(SentAddress.delivery_id.in_(doubtful)))
+    session.execute(
+        update(SendBatch)
+        .where(SendBatch.run_id == run.id, SendBatch.state == BatchState.IN_DOUBT.value)
+        .values(
+            state=BatchState.RETURNED.value,
+            error="in doubt; sent again by an admin (some may get two copies)",
+        )
+        .execution_options(**_NO_SYNC)
+    )
+    count = _rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.run_id == run.id, Delivery.state == DeliveryState.IN_DOUBT.value)
+            .values(state=DeliveryState.QUEUED.value, batch_id=None, updated_at=now)
+            .execution_options(**_NO_SYNC)
+        )
+    )
+    if run.state == RunState.IN_DOUBT.value:
+        run.state = RunState.RUNNING.value
+    audit.record(
+        session,
+        actor=by,
+        action="send.in_doubt_resent",
+        subject_type="incident",
+        subject_id=run.incident_id,
+        after={"run": run.id, "recipients": count},
+    )
+    return count
+
+
+def mark_in_doubt_delivered(
+    session: Session, run: SendRun, *, by: User, expected: int, now: datetime
+) -> int:
+    """An admin's choice: count the run's in-doubt recipients as accepted without sending again
+    (some may have got nothing). ``expected`` is the count they confirmed. A run that waited
+    only on them is finished. Returns how many; the caller commits."""
+    _check_expected(_count(session, run, DeliveryState.IN_DOUBT), expected, "recipients in doubt")
+    note = "in doubt; marked delivered by an admin without confirmation from SendGrid"
+    session.execute(
+        update(SendBatch)
+        .where(SendBatch.run_id == run.id, SendBatch.state == BatchState.IN_DOUBT.value)
+        .values(state=BatchState.ACCEPTED.value, error=note)
+        .execution_options(**_NO_SYNC)
+    )
+    count = _rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.run_id == run.id, Delivery.state == DeliveryState.IN_DOUBT.value)
+            .values(state=DeliveryState.ACCEPTED.value, error=note, updated_at=now)
+            .execution_options(**_NO_SYNC)
+        )
+    )
+    if run.state == RunState.IN_DOUBT.value:
+        run.state = RunState.FINISHED.value
+        run.finished_at = now
+    audit.record(
+        session,
+        actor=by,
+        action="send.in_doubt_marked_delivered",
+        subject_type="incident",
+        subject_id=run.incident_id,
+        after={"run": run.id, "recipients": count},
+    )
+    return count
+
+
+@dataclass(frozen=True)
+class WebhookStatus:
+    """Whether in-doubt recipients can be settled by SendGrid's Event Webhook."""
+
+    configured: bool
+    #: When the last event arrived (any run), None when none ever did.
+    last_event_at: datetime | None
+    #: No event for longer than the silence limit (or never, while a run had requests out).
+    silent: bool
+
+
+def webhook_status(
+    session: Session, *, configured: bool, silent_after: timedelta, now: datetime
+) -> WebhookStatus:
+    last = session.scalar(select(func.max(WebhookEventSeen.received_at)))
+    silent = configured and (last is None or now - last > silent_after)
+    return WebhookStatus(configured=configured, last_event_at=last, silent=silent)

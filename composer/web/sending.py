@@ -70,8 +70,18 @@ ACTIVE_STATES = (
     RunState.PAUSED,
     RunState.SCHEDULED,
     RunState.STOPPED,
+    RunState.IN_DOUBT,
 )
-DONE_STATES = ("accepted", "delivered", "bounced", "dropped", "invalid", "cancelled", "post")
+DONE_STATES = (
+    "accepted",
+    "delivered",
+    "bounced",
+    "dropped",
+    "invalid",
+    "cancelled",
+    "post",
+    "already-sent",
+)
 
 
 def dispatch_settings() -> outbox.DispatchSettings:
@@ -79,7 +89,6 @@ def dispatch_settings() -> outbox.DispatchSettings:
     return outbox.DispatchSettings(
         sender=str(cfg["MAIL_SENDER"]),
         reply_to=str(cfg.get("MAIL_REPLY_TO") or ""),
-        doubt_window=timedelta(seconds=float(cfg.get("SEND_DOUBT_WINDOW_SECONDS", 600))),
         lease=timedelta(seconds=float(cfg.get("SEND_LEASE_SECONDS", 120))),
         rate_per_second=float(cfg.get("SEND_RATE_PER_SECOND") or 0) or None,
         prepare_rows=send_prepare_rows(cfg),
@@ -246,21 +255,95 @@ def send_page(incident_id: int) -> str:
     return _send_page(_incident(incident_id))
 
 
+def _webhook() -> dict[str, Any]:
+    """What the send pages say about the Event Webhook: only SendGrid has one, and without it
+    (or while it is silent) in-doubt recipients wait for an admin."""
+    cfg = current_app.config
+    return {
+        "webhook_relevant": cfg.get("MAIL_GATEWAY") == "sendgrid",
+        "webhook": outbox.webhook_status(
+            db.session(),
+            configured=bool(cfg.get("SENDGRID_WEBHOOK_PUBLIC_KEY")),
+            silent_after=timedelta(seconds=float(cfg.get("SEND_WEBHOOK_SILENT_SECONDS") or 600)),
+            now=utcnow(),
+        ),
+        "silent_minutes": round(float(cfg.get("SEND_WEBHOOK_SILENT_SECONDS") or 600) / 60),
+    }
+
+
 def _send_page(incident: Incident, *, send_at: str = "", send_at_error: str = "") -> str:
     release, problem = _release(incident)
     recipient_list = latest_list(db.session(), incident)
+    runs = _runs(incident)
+    active = next((r for r in runs if r.state in ACTIVE_STATES), None)
+    # The latest send of this very list: once there is one, the whole list is never offered
+    # again, only the people that send did not reach.
+    list_run = next((r for r in runs if recipient_list and r.list_id == recipient_list.id), None)
     return render_template(
         "sending/send.html",
         incident=incident,
         release=release,
         problem=problem,
         recipient_list=recipient_list,
-        runs=_runs(incident),
+        runs=runs,
+        active_run=active,
+        list_run=list_run,
+        earlier_runs=any(
+            r.list_id != (recipient_list.id if recipient_list else None) for r in runs
+        ),
+        unreached=(
+            outbox.unreached(db.session(), list_run)
+            if list_run is not None and list_run.state in outbox.UNREACHED_RUN_STATES
+            else None
+        ),
+        in_doubt=outbox.run_counts(db.session(), active)["in-doubt"] if active else 0,
         send_at=send_at,
         send_at_error=send_at_error,
         zone=user_zone().key,
         earliest=datetime.now(user_zone()).strftime("%Y-%m-%dT%H:%M"),
+        **_webhook(),
     )
+
+
+def _confirm(
+    *,
+    incident: Incident,
+    title: str,
+    what: str,
+    count: int,
+    action: str,
+    button: str,
+    fields: dict[str, str] | None = None,
+    warning: str = "",
+    changed: str = "",
+    back: str,
+) -> str:
+    """The one question before anything is sent: what will happen, to how many people. The
+    form posts back with ``confirm`` set to the count, which the server checks again."""
+    return render_template(
+        "sending/confirm.html",
+        incident=incident,
+        title=title,
+        what=what,
+        count=count,
+        action=action,
+        button=button,
+        fields=fields or {},
+        warning=warning,
+        changed=changed,
+        back=back,
+    )
+
+
+def _confirmed(count: int) -> tuple[bool, str]:
+    """Whether the form carries the admin's confirmation of ``count``; when it carries another
+    count, a sentence saying the figure changed."""
+    given = request.form.get("confirm")
+    if given is None:
+        return False, ""
+    if given == str(count):
+        return True, ""
+    return False, f"The number changed since you were asked: it is now {count:,}. Check again."
 
 
 @bp.post("/incidents/<int:incident_id>/send/test")
@@ -326,18 +409,69 @@ def start(incident_id: int) -> Response | tuple[str, int]:
     if request.form.get("bundle_sha256") != release.bundle.sha256:
         flash("Nothing was sent: what would be sent changed since you opened the page.", "error")
         return back
-    active = [r for r in _runs(incident) if r.state in ACTIVE_STATES]
+    intent = request.form.get("intent", "")
+    if intent not in ("now", "schedule"):
+        flash("Nothing was sent: choose Send now or Schedule the send.", "error")
+        return back
+    runs = _runs(incident)
+    active = [r for r in runs if r.state in ACTIVE_STATES]
     if active:
-        flash(f"A send for this incident is already {active[0].state}.", "error")
+        flash(
+            f"Nothing more was started: a send for this incident is already {active[0].state}.",
+            "error",
+        )
         return redirect(url_for(".progress", incident_id=incident_id, run_id=active[0].id))
+    sent = next((r for r in runs if r.list_id == recipient_list.id), None)
+    if sent is not None:
+        # Never the whole list twice (a second press of Send lands here too).
+        flash(
+            f"Nothing was sent: this list was already sent (send {sent.id}, {sent.state}). "
+            "Only the people that send did not reach can be sent to.",
+            "error",
+        )
+        return redirect(url_for(".progress", incident_id=incident_id, run_id=sent.id))
     send_at = request.form.get("send_at", "").strip()
     when = None
-    if send_at:
+    if intent == "schedule":  # an empty date is an error here, never "now"
         try:
             when = schedule.parse_local_time(send_at, user_zone(), now=utcnow())
         except schedule.ScheduleError as exc:
             db.session.rollback()
             return _send_page(incident, send_at=send_at, send_at_error=str(exc)), 422
+    count = recipient_list.imported
+    confirmed, changed = _confirmed(count)
+    if not confirmed:
+        skip = (
+            " Anyone on it who already had this notice version by email from an earlier send "
+            "is skipped, not sent it twice."
+            if runs
+            else ""
+        )
+        fields = {"intent": intent, "bundle_sha256": release.bundle.sha256, "send_at": send_at}
+        page = _confirm(
+            incident=incident,
+            title="Schedule the send?" if when else "Send the notice now?",
+            what=(
+                f"The approved notice will be emailed to {count:,} recipients from "
+                f"{recipient_list.filename}"
+                + (f" at {localtime(when)}." if when else ", starting now.")
+                + " Those with no email address go on the postal list."
+                + skip
+                + " This cannot be undone once an email has gone."
+            ),
+            count=count,
+            action=url_for(".start", incident_id=incident_id),
+            button=(
+                f"Yes, schedule it for {count:,} recipients"
+                if when
+                else f"Yes, send to {count:,} recipients now"
+            ),
+            fields=fields,
+            changed=changed,
+            back=url_for(".send_page", incident_id=incident_id),
+        )
+        db.session.rollback()
+        return page, 200
     run = outbox.start_run(
         db.session(), incident, recipient_list, release, by=current_user, scheduled_for=when
     )
@@ -510,7 +644,18 @@ def _clock(at: datetime, *, now: datetime) -> str:
 def progress(incident_id: int, run_id: int) -> str:
     incident = _incident(incident_id)
     run = _run_or_404(incident, run_id)
-    return render_template("sending/run.html", incident=incident, run=run, data=progress_data(run))
+    return render_template(
+        "sending/run.html",
+        incident=incident,
+        run=run,
+        data=progress_data(run),
+        unreached=(
+            outbox.unreached(db.session(), run)
+            if run.state in outbox.UNREACHED_RUN_STATES
+            else None
+        ),
+        **_webhook(),
+    )
 
 
 @bp.get("/incidents/<int:incident_id>/send/runs/<int:run_id>.json")
@@ -524,9 +669,29 @@ def progress_json(incident_id: int, run_id: int) -> Response:
     "/incidents/<int:incident_id>/send/runs/<int:run_id>/<any(pause, resume, cancel, now):action>"
 )
 @require_role(Role.ADMIN)
-def control(incident_id: int, run_id: int, action: str) -> Response:
+def control(incident_id: int, run_id: int, action: str) -> Response | str:
     incident = _incident(incident_id, for_update=True)
     run = _run_or_404(incident, run_id)
+    if action == "now" and run.state == RunState.SCHEDULED.value:
+        count = outbox.run_counts(db.session(), run)["queued"]
+        confirmed, changed = _confirmed(count)
+        if not confirmed:
+            page = _confirm(
+                incident=incident,
+                title="Send it now?",
+                what=(
+                    f"Send {run.id} is scheduled for {localtime(run.not_before)}. Send it now "
+                    f"instead: the approved notice will be emailed to {count:,} recipients, "
+                    "starting at once."
+                ),
+                count=count,
+                action=url_for(".control", incident_id=incident_id, run_id=run_id, action="now"),
+                button=f"Yes, send to {count:,} recipients now",
+                changed=changed,
+                back=url_for(".progress", incident_id=incident_id, run_id=run_id),
+            )
+            db.session.rollback()
+            return page
     if action == "now":  # a scheduled send, started at once
         if schedule.send_now(db.session(), run, by=current_user):
             db.session.commit()
@@ -555,6 +720,122 @@ def control(incident_id: int, run_id: int, action: str) -> Response:
         if problem:
             flash(problem, "error")
     return redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
+
+
+@bp.post("/incidents/<int:incident_id>/send/runs/<int:run_id>/unreached")
+@require_role(Role.ADMIN)
+def resend_unreached(incident_id: int, run_id: int) -> Response | str:
+    """Send a finished or cancelled run again to the people it did not reach, once confirmed."""
+    incident = _incident(incident_id, for_update=True)
+    run = _run_or_404(incident, run_id)
+    here = redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
+    if run.state not in outbox.UNREACHED_RUN_STATES:
+        flash(f"Nothing was sent: this send is {run.state}.", "error")
+        return here
+    release, problem = _release(incident)
+    if release is None or release.bundle.sha256 != run.bundle_sha256:
+        flash(
+            "Nothing was sent: what would be sent is no longer what this send sent "
+            f"({problem or 'the notice or the list changed since'}).",
+            "error",
+        )
+        return here
+    missed = outbox.unreached(db.session(), run)
+    confirmed, changed = _confirmed(missed.total)
+    if not confirmed:
+        page = _confirm(
+            incident=incident,
+            title="Send to the people this send did not reach?",
+            what=(
+                f"The approved notice will be emailed to the {missed.total:,} people send "
+                f"{run.id} did not reach: "
+                + "; ".join(f"{n:,} {why}" for why, n in missed.offered)
+                + ". Nobody it reached is sent it again."
+            ),
+            count=missed.total,
+            action=url_for(".resend_unreached", incident_id=incident_id, run_id=run_id),
+            button=f"Yes, send to these {missed.total:,} people",
+            changed=changed,
+            back=url_for(".progress", incident_id=incident_id, run_id=run_id),
+        )
+        db.session.rollback()
+        return page
+    try:
+        count = outbox.resend_unreached(
+            db.session(), run, by=current_user, expected=missed.total, now=utcnow()
+        )
+    except outbox.SendControlError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return here
+    db.session.commit()
+    problem = wake_sender(run.id)
+    flash(
+        problem or f"Sending to the {count:,} people not reached.",
+        "error" if problem else "success",
+    )
+    return here
+
+
+@bp.post(
+    "/incidents/<int:incident_id>/send/runs/<int:run_id>/in-doubt/<any(resend, delivered):choice>"
+)
+@require_role(Role.ADMIN)
+def settle_in_doubt(incident_id: int, run_id: int, choice: str) -> Response | str:
+    """An admin settles a run's in-doubt recipients: send them again (some may get two copies)
+    or mark them delivered (some may have got nothing), once confirmed with the count."""
+    incident = _incident(incident_id, for_update=True)
+    run = _run_or_404(incident, run_id)
+    here = redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
+    count = outbox.run_counts(db.session(), run)["in-doubt"]
+    confirmed, changed = _confirmed(count)
+    if count and not confirmed:
+        resend = choice == "resend"
+        page = _confirm(
+            incident=incident,
+            title=("Send the in-doubt recipients again?" if resend else "Mark them delivered?"),
+            what=(
+                f"{count:,} recipients of send {run.id} are in doubt: the request for them timed "
+                "out or its worker stopped, and SendGrid sent no event saying it took it. "
+                + (
+                    f"They will be emailed again. Up to {count:,} of them may get two copies."
+                    if resend
+                    else f"They will be counted as sent and not emailed again. If SendGrid did "
+                    f"not take the request, up to {count:,} of them got nothing."
+                )
+            ),
+            count=count,
+            action=url_for(
+                ".settle_in_doubt", incident_id=incident_id, run_id=run_id, choice=choice
+            ),
+            button=(
+                f"Yes, send to these {count:,} again, knowing up to {count:,} may get two copies"
+                if resend
+                else f"Yes, mark these {count:,} delivered"
+            ),
+            warning="Some may get two copies." if resend else "Some may have got nothing.",
+            changed=changed,
+            back=url_for(".progress", incident_id=incident_id, run_id=run_id),
+        )
+        db.session.rollback()
+        return page
+    settle = outbox.resend_in_doubt if choice == "resend" else outbox.mark_in_doubt_delivered
+    try:
+        done = settle(db.session(), run, by=current_user, expected=count, now=utcnow())
+    except outbox.SendControlError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return here
+    db.session.commit()
+    if choice == "resend":
+        problem = wake_sender(run.id)
+        flash(
+            problem or f"Sending the {done:,} in-doubt recipients again.",
+            "error" if problem else "success",
+        )
+    else:
+        flash(f"{done:,} in-doubt recipients marked delivered.", "success")
+    return here
 
 
 @bp.post("/webhooks/sendgrid")

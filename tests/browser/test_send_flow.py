@@ -1,7 +1,9 @@
 """Bulk sending in a real browser: an admin uploads a CSV with some bad rows and sees the
-report, legal approves the notice for that list, the admin sends a test to themselves,
-schedules the send for later, then sends it now, and watches the progress bar reach 100% (the
-in-process worker sends to the dev outbox).
+report, legal approves the notice for that list, the admin sends a test to themselves, tries to
+schedule with no date (refused beside the field), schedules the send for later (asked once,
+with the count), then sends it now (asked once), and watches the progress bar reach 100% (the
+in-process worker sends to the dev outbox); Yes pressed twice sends once, and the Send page no
+longer offers the whole list.
 
 ``COMPOSER_SCREENSHOTS=<dir>`` saves desktop (1280x900) and phone (390x844) screenshots.
 """
@@ -86,21 +88,34 @@ def test_upload_report_test_send_send_and_watch_it_finish(
     look("send-page")
     page.get_by_role("button", name=re.compile("^Send a test to")).click()
     expect(page.get_by_role("status").filter(has_text="Test sent to")).to_be_visible()
-    # Schedule it for later, then change our mind and send it now.
+    # Schedule with no date: refused beside the field, never "now".
+    page.get_by_role("button", name="Schedule the send").click()
+    expect(page.locator("#send_at-error")).to_contain_text("Choose the date and time")
+    look("schedule-empty-date")
+    # Schedule it for later (asked once, with the count), then change our mind and send it now.
     zone = ZoneInfo(live_server.app.config["DEFAULT_TIMEZONE"])
     later = (datetime.now(zone) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     page.get_by_label("Or schedule it for").fill(later)
     page.get_by_role("button", name="Schedule the send").click()
+    expect(page.locator("[data-confirm-what]")).to_contain_text(f"{GOOD} recipients")
+    look("schedule-confirm")
+    page.get_by_role("button", name=f"Yes, schedule it for {GOOD} recipients").click()
     expect(page.locator("[data-scheduled]")).to_contain_text("nothing has been sent yet")
     expect(page.locator("[data-state]")).to_have_text("scheduled")
     look("progress-scheduled")
     page.get_by_role("button", name="Send now").click()
+    # Pressed twice (impatience): one send.
+    page.get_by_role("button", name=f"Yes, send to {GOOD} recipients now").dblclick()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sending the notice")
     expect(page.locator("[data-percent]")).to_have_text(re.compile(r"^100(\.0)?$"), timeout=30_000)
     expect(page.locator("progress")).to_have_js_property("value", 100)
     expect(page.locator("[data-state]")).to_have_text("finished")
     expect(page.get_by_role("button", name="Pause")).to_have_count(0)  # reloaded: it is over
     look("progress-finished")
+    page.goto(f"{base}/incidents/{incident_id}/send")
+    expect(page.locator("[data-list-sent]")).to_contain_text("This list was sent")
+    expect(page.get_by_role("button", name=re.compile("^Send now"))).to_have_count(0)
+    look("send-page-after")
 
     with live_server.app.app_context():
         sent = db.session.scalars(sa.select(DevOutboxMessage.to_email)).all()

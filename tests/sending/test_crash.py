@@ -27,9 +27,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer.extensions import db
-from composer.models import Delivery, DeliveryState, Role, RunState, SendRun, User
+from composer.models import Delivery, DeliveryState, Role, RunState, SendRun, User, utcnow
+from composer.sending import outbox
 from tests.browser.conftest import LiveServer
-from tests.conftest import make_user
+from tests.conftest import make_user, sign_in
 from tests.paths import REPO_ROOT
 from tests.sending.fake_sendgrid import (
     Accepted,
@@ -53,8 +54,8 @@ def people_csv(n: int) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-def prepare(app: Flask) -> int:
-    """An approved notice, 20,000 recipients in 3 cohorts, and a started run."""
+def prepare(app: Flask, recipients: int = RECIPIENTS) -> int:
+    """An approved notice, ``recipients`` (20,000) in 3 cohorts, and a started run."""
     with app.app_context():
         session = db.session()
         ana = session.get(User, make_user(app, "ana@example.com", Role.AUTHOR))
@@ -63,7 +64,7 @@ def prepare(app: Flask) -> int:
         assert lee is not None
         made = approved_send(
             session,
-            people_csv(RECIPIENTS),
+            people_csv(recipients),
             author=ana,
             approver=lee,
             config=app.config,
@@ -132,7 +133,6 @@ def worker_env(app: Flask, fake_url: str) -> dict[str, str]:
         COMPOSER_SENDGRID_HOST=fake_url,
         COMPOSER_SENDGRID_TIMEOUT_SECONDS="0.5",
         COMPOSER_SEND_LEASE_SECONDS="1",
-        COMPOSER_SEND_DOUBT_WINDOW_SECONDS="10",
         COMPOSER_SEND_WORKER="none",
         # Three batches in flight per worker process: killed threads leave claims mid-request.
         COMPOSER_SEND_THREADS="3",
@@ -268,6 +268,49 @@ def test_two_celery_workers_killed_at_random_lose_nothing_and_send_nothing_twice
     crash_and_check(app, served, tmp_path, start=start, finish=finish)
 
 
+def in_doubt_ids(app: Flask, run_id: int) -> tuple[str, set[str]]:
+    with app.app_context():
+        run = db.session.get(SendRun, run_id)
+        assert run is not None
+        ids = {
+            str(i)
+            for i in db.session.scalars(
+                sa.select(Delivery.id).where(
+                    Delivery.run_id == run_id, Delivery.state == DeliveryState.IN_DOUBT.value
+                )
+            )
+        }
+        state = run.state
+        db.session.remove()
+    return state, ids
+
+
+def settle_what_events_cannot(
+    app: Flask, run_id: int, log_path: Path, finish: Callable[[], None]
+) -> None:
+    """A worker killed after claiming but before its request went out leaves a batch in doubt
+    that no event will ever settle: the run ends ``in-doubt``. The fake's log shows SendGrid
+    never took them (what it took, the events settled), so the admin sends them again."""
+    for _ in range(5):
+        time.sleep(2)  # the poster's last events
+        state, doubtful = in_doubt_ids(app, run_id)
+        if state != RunState.IN_DOUBT.value:
+            return
+        taken = set(acceptance_counts(log_path, "o"))
+        assert not doubtful & taken, "events did not settle a batch SendGrid took"
+        with app.app_context():
+            run = db.session.get(SendRun, run_id)
+            admin = db.session.scalar(sa.select(User))
+            assert run is not None
+            assert admin is not None
+            outbox.resend_in_doubt(
+                db.session(), run, by=admin, expected=len(doubtful), now=utcnow()
+            )
+            db.session.commit()
+            db.session.remove()
+        finish()
+
+
 def crash_and_check(
     app: Flask,
     served: LiveServer,
@@ -308,6 +351,9 @@ def crash_and_check(
                     w.wait()
             # Then let them finish.
             finish(start(env), time.monotonic() + 240)
+            settle_what_events_cannot(
+                app, run_id, log_path, lambda: finish(start(env), time.monotonic() + 240)
+            )
         finally:
             poster.stopping.set()
             poster.join(10)
@@ -331,3 +377,110 @@ def crash_and_check(
     assert len(lost) == 0, f"{len(lost)} recipients never accepted"
     assert duplicated == {}, f"{len(duplicated)} recipients accepted more than once"
     assert sum(counts.values()) == RECIPIENTS
+
+
+NO_WEBHOOK_RECIPIENTS = 300
+
+
+def test_without_the_webhook_nobody_gets_two_copies_unless_an_admin_chooses(
+    app: Flask, tmp_path: Path
+) -> None:
+    """Issue 16's no-webhook fault run, kept short: time-outs, resets after accepting, 429s and
+    three kills with no Event Webhook. Nobody gets two copies; the recipients in doubt wait
+    (the run ends ``in-doubt``, not finished) until the admin, told how many may get two
+    copies, sends them again; only they can have two."""
+    assert not app.config.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
+    run_id = prepare(app, NO_WEBHOOK_RECIPIENTS)
+    with app.app_context():
+        run = db.session.get(SendRun, run_id)
+        assert run is not None
+        run.batch_size = 20  # fifteen requests or more: room for faults
+        db.session.commit()
+    make_user(app, "ada@example.com", Role.ADMIN)
+    # The pages as the workers' deployment shows them; this process sends nothing itself.
+    app.config.update(MAIL_GATEWAY="sendgrid", SEND_WORKER="none")
+    client = app.test_client()
+    token = sign_in(client, "ada@example.com")
+    with app.app_context():
+        incident_id = db.session.get(SendRun, run_id).incident_id  # type: ignore[union-attr]
+    url = f"/incidents/{incident_id}/send/runs/{run_id}"
+    rng = random.Random(20261207)
+    log_path = tmp_path / "accepted.jsonl"
+    chosen: set[str] = set()  # deliveries the admin chose to send again
+    with start_process(
+        log_path,
+        seed=11,
+        p429=0.1,
+        p_timeout=0.15,
+        p_reset=0.15,
+        reset_after_share=1.0,
+        rate_limit_reset=1,
+        timeout_hold=2,
+    ) as fake:
+        env = worker_env(app, fake.url)
+        kills = 0
+        for _ in range(3):
+            worker = start_worker(env)
+            time.sleep(rng.uniform(1.0, 2.5))
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                kills += 1
+            worker.wait()
+        start_worker(env).wait(timeout=120)  # --until-done: it stops when only doubt is left
+
+        counts = acceptance_counts(log_path, "o")
+        with app.app_context():
+            state = db.session.get(SendRun, run_id, populate_existing=True).state  # type: ignore[union-attr]
+            doubtful = {
+                str(i)
+                for i in db.session.scalars(
+                    sa.select(Delivery.id).where(Delivery.state == DeliveryState.IN_DOUBT.value)
+                )
+            }
+            db.session.remove()
+        assert kills >= 1
+        assert {o: n for o, n in counts.items() if n > 1} == {}, "someone got two copies"
+        assert doubtful, "nothing was in doubt: the faults proved little"
+        assert state == RunState.IN_DOUBT.value
+        page = client.get(url).get_data(as_text=True)
+        n = len(doubtful)
+        assert f"{n:,} recipients are in doubt" in page
+        assert "The Event Webhook is not configured" in page
+
+        # The admin settles: send them again, told how many may get two copies. New faults may
+        # leave some in doubt again: they choose again, up to a few times.
+        for _ in range(5):
+            asked = client.post(url + "/in-doubt/resend", data={"csrf_token": token})
+            assert f"Up to {n:,} of them may get two copies" in asked.get_data(as_text=True)
+            done = client.post(
+                url + "/in-doubt/resend", data={"csrf_token": token, "confirm": str(n)}
+            )
+            assert done.status_code == 302
+            chosen |= doubtful
+            start_worker(env).wait(timeout=120)
+            with app.app_context():
+                state = db.session.get(SendRun, run_id, populate_existing=True).state  # type: ignore[union-attr]
+                doubtful = {
+                    str(i)
+                    for i in db.session.scalars(
+                        sa.select(Delivery.id).where(Delivery.state == DeliveryState.IN_DOUBT.value)
+                    )
+                }
+                db.session.remove()
+            if not doubtful:
+                break
+            n = len(doubtful)
+
+    counts = acceptance_counts(log_path, "o")
+    with app.app_context():
+        states = dict(
+            db.session.execute(
+                sa.select(Delivery.state, sa.func.count()).group_by(Delivery.state)
+            ).all()
+        )
+        ids = {str(i) for i in db.session.scalars(sa.select(Delivery.id))}
+    assert state == RunState.FINISHED.value, (state, states)
+    assert states == {DeliveryState.ACCEPTED.value: NO_WEBHOOK_RECIPIENTS}
+    assert ids <= set(counts), "someone never got it"
+    twice = {o for o, k in counts.items() if k > 1}
+    assert twice <= chosen, "someone the admin did not choose got two copies"

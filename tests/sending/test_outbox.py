@@ -41,9 +41,7 @@ from tests.sending.fake_sendgrid import FakeSendGrid, Fault, running
 from tests.sending.scenario import approve_version
 
 SENDER = "Example Ltd <security@example.com>"
-SETTINGS = outbox.DispatchSettings(
-    sender=SENDER, jitter=lambda: 0.0, doubt_window=timedelta(minutes=10)
-)
+SETTINGS = outbox.DispatchSettings(sender=SENDER, jitter=lambda: 0.0)
 
 
 def people_csv(n: int, *, post: int = 0, countries: tuple[str, ...] = ("GB",)) -> str:
@@ -315,13 +313,16 @@ def test_a_time_out_is_in_doubt_and_webhook_events_settle_it_without_resending(
     assert_exactly_once(world, 2500)
 
 
-def test_a_time_out_with_no_event_is_sent_again_after_the_window(world: World) -> None:
-    world.fake.fault(Fault.RESET_BEFORE)
+def test_a_time_out_with_no_event_stays_in_doubt_however_long_it_waits(world: World) -> None:
+    world.fake.fault(Fault.TIMEOUT)  # the fake took it; no event will say so
     world.dispatch()
-    # A reset before the server accepted: maybe sent as far as we can tell.
-    assert world.counts().get("in-doubt", 0) in (0, 1000)
-    world.clock.advance(minutes=11)
-    world.until_done()
+    assert world.counts() == {"in-doubt": 1000, "queued": 1500}
+    for _ in range(10):
+        world.clock.advance(hours=1)
+        world.dispatch()
+    # Never sent again on a timer: the run waits for an admin, not finished.
+    assert world.counts() == {"accepted": 1500, "in-doubt": 1000}
+    assert world.session.get(SendRun, world.run.id).state == RunState.IN_DOUBT.value  # type: ignore[union-attr]
     assert_exactly_once(world, 2500)
 
 
@@ -336,7 +337,15 @@ def test_a_worker_killed_after_claiming_never_loses_recipients(world: World) -> 
     world.clock.advance(minutes=3)
     world.dispatch()
     assert world.session.get(SendBatch, batch.id).state == BatchState.IN_DOUBT.value  # type: ignore[union-attr]
-    world.clock.advance(minutes=11)  # no event ever comes for it: sent again
+    world.clock.advance(minutes=11)  # no event ever comes for it: it waits for an admin
+    for _ in range(5):
+        world.dispatch()
+    assert world.counts() == {"accepted": 1500, "in-doubt": 1000}
+    run = world.session.get(SendRun, world.run.id)
+    assert run is not None
+    # The admin knows nothing went out (the worker died before sending) and sends them.
+    outbox.resend_in_doubt(world.session, run, by=world.ana, expected=1000, now=world.clock())
+    world.session.commit()
     world.until_done()
     assert_exactly_once(world, 2500)
 

@@ -23,8 +23,10 @@ from composer.models import (
     DevOutboxMessage,
     Incident,
     Review,
+    SendBatch,
     SendRun,
     User,
+    WebhookEventSeen,
     utcnow,
 )
 from composer.sending import outbox
@@ -141,8 +143,10 @@ def test_test_send_then_send_to_everyone_once(
         tests = db.session.scalars(sa.select(DevOutboxMessage)).all()
         assert [m.to_email for m in tests] == ["ada@example.com"]
     bundle = page.split('name="bundle_sha256" value="')[1][:64]
-    response = client.post(
-        f"/incidents/{ready}/send", data={"csrf_token": token, "bundle_sha256": bundle}
+    response = confirmed_post(
+        client,
+        f"/incidents/{ready}/send",
+        {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"},
     )
     assert response.status_code == 302
     progress_url = response.headers["Location"]
@@ -189,8 +193,10 @@ def test_pause_and_cancel(app: Flask, users: dict[str, int], ready: int) -> None
     token = sign_in(client, "admin")
     page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
     bundle = page.split('name="bundle_sha256" value="')[1][:64]
-    url = client.post(
-        f"/incidents/{ready}/send", data={"csrf_token": token, "bundle_sha256": bundle}
+    url = confirmed_post(
+        client,
+        f"/incidents/{ready}/send",
+        {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"},
     ).headers["Location"]
     with app.app_context():  # the worker prepares the run's deliveries
         outbox.prepare(db.session(), int(url.rsplit("/", 1)[1]))
@@ -203,6 +209,16 @@ def test_pause_and_cancel(app: Flask, users: dict[str, int], ready: int) -> None
     assert data["counts"]["cancelled"] == 3
 
 
+def confirmed_post(client: Any, url: str, data: dict[str, str]) -> Any:
+    """Press a button that starts a send, then Yes on the one question it asks."""
+    first = client.post(url, data=data)
+    assert first.status_code == 200, first.status_code
+    page = first.get_data(as_text=True)
+    assert "data-confirm-form" in page
+    confirm = page.split('name="confirm" value="')[1].split('"')[0]
+    return client.post(url, data={**data, "confirm": confirm})
+
+
 # The Event Webhook ------------------------------------------------------------------------------
 
 
@@ -212,7 +228,11 @@ def _sent(app: Flask, users: dict[str, int], ready: int) -> list[Accepted]:
     token = sign_in(client, "admin")
     page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
     bundle = page.split('name="bundle_sha256" value="')[1][:64]
-    client.post(f"/incidents/{ready}/send", data={"csrf_token": token, "bundle_sha256": bundle})
+    confirmed_post(
+        client,
+        f"/incidents/{ready}/send",
+        {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"},
+    )
     work(app)
     with app.app_context():
         rows = db.session.scalars(sa.select(Delivery).order_by(Delivery.id)).all()
@@ -307,14 +327,21 @@ def start_send(app: Flask, incident_id: int) -> str:
     client = app.test_client()
     token = sign_in(client, "admin")
     page = client.get(f"/incidents/{incident_id}/send").get_data(as_text=True)
-    bundle = page.split('name="bundle_sha256" value="')[1][:64]
-    response = client.post(
-        f"/incidents/{incident_id}/send",
-        data={"csrf_token": token, "bundle_sha256": bundle},
-        follow_redirects=True,
-    )
+    if 'name="bundle_sha256"' in page:
+        bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    else:  # no start form while a send exists: pressed on a page opened before
+        with app.app_context():
+            bundle = db.session.scalars(sa.select(SendRun.bundle_sha256)).first() or ""
+    url = f"/incidents/{incident_id}/send"
+    data = {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"}
+    response = client.post(url, data=data, follow_redirects=True)
     assert response.status_code == 200
-    return response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    if "data-confirm-form" in page:  # asked once: yes
+        confirm = page.split('name="confirm" value="')[1].split('"')[0]
+        response = client.post(url, data={**data, "confirm": confirm}, follow_redirects=True)
+        page = response.get_data(as_text=True)
+    return page
 
 
 def test_with_celery_starting_a_send_queues_tasks_that_carry_no_personal_data(
@@ -372,10 +399,14 @@ def _schedule(app: Flask, incident_id: int, send_at: str) -> tuple[Any, str]:
     page = client.get(f"/incidents/{incident_id}/send").get_data(as_text=True)
     assert 'type="datetime-local"' in page
     bundle = page.split('name="bundle_sha256" value="')[1][:64]
-    response = client.post(
-        f"/incidents/{incident_id}/send",
-        data={"csrf_token": token, "bundle_sha256": bundle, "send_at": send_at},
-    )
+    url = f"/incidents/{incident_id}/send"
+    data = {"csrf_token": token, "bundle_sha256": bundle, "send_at": send_at, "intent": "schedule"}
+    response = client.post(url, data=data)
+    if response.status_code == 200:  # the confirmation: yes
+        page = response.get_data(as_text=True)
+        assert "data-confirm-form" in page
+        confirm = page.split('name="confirm" value="')[1].split('"')[0]
+        response = client.post(url, data={**data, "confirm": confirm})
     return client, response
 
 
@@ -409,7 +440,9 @@ def test_a_scheduled_send_waits_for_its_time_and_send_now_starts_it(
 
     token = client.get(url).get_data(as_text=True).split('name="csrf_token" value="')[1][:200]
     token = token.split('"')[0]
-    assert client.post(url + "/now", data={"csrf_token": token}).status_code == 302
+    asked = client.post(url + "/now", data={"csrf_token": token}).get_data(as_text=True)
+    assert "Yes, send to 3 recipients now" in asked
+    assert client.post(url + "/now", data={"csrf_token": token, "confirm": "3"}).status_code == 302
     work(app)
     data = client.get(url + ".json").get_json()
     assert (data["state"], data["counts"]["accepted"]) == ("finished", 3)
@@ -471,6 +504,9 @@ def test_a_notice_changed_after_scheduling_is_not_sent(
         ("past", "already passed"),
         ("far", "more than 60 days away"),
         ("soon-ish tomorrow", "is not a date and time"),
+        # An empty date never means "now" (the form has novalidate, and pickers fail).
+        ("", "Choose the date and time to send it"),
+        ("2026-13-45T25:61", "is not a date and time"),
         ("2026-12-01T09:30+05:00", "without a time zone"),
     ],
 )
@@ -486,6 +522,9 @@ def test_a_bad_schedule_time_is_refused_with_the_reason_and_kept(
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert problem in page
+    # Beside the field, which keeps what was typed.
+    beside = page.split('id="send_at-error"')[1].split('id="send_at"')[0]
+    assert problem in beside.replace("&#39;", "'")
     assert f'value="{value}"' in page
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SendRun)) == 0
@@ -565,3 +604,209 @@ def _stop_sender(app: Flask) -> None:
     sender = app.extensions.get("composer.sender")
     if sender is not None:
         sender.stop()
+
+
+# Sending control: never the whole list twice; in doubt until an admin settles it -----------------
+
+
+def _prepared_run(app: Flask, incident_id: int) -> tuple[Any, str, str]:
+    """Press Send (and Yes), then write its delivery rows as the worker would; the signed-in
+    client, its CSRF token and the progress page's URL."""
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{incident_id}/send").get_data(as_text=True)
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    url = confirmed_post(
+        client,
+        f"/incidents/{incident_id}/send",
+        {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"},
+    ).headers["Location"]
+    with app.app_context():
+        run_id = db.session.scalars(sa.select(SendRun.id)).one()
+        outbox.prepare(db.session(), run_id)
+        db.session.remove()
+    return client, token, url
+
+
+def _runs_made(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(sa.select(sa.func.count()).select_from(SendRun)) or 0)
+
+
+def test_pressing_yes_twice_starts_one_send(app: Flask, users: dict[str, int], ready: int) -> None:
+    approve_notice(app, ready, users)
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "Send now to 3 recipients" in page
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    data = {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"}
+    asked = client.post(f"/incidents/{ready}/send", data=data)
+    assert asked.status_code == 200
+    question = asked.get_data(as_text=True)
+    assert "emailed to 3 recipients" in question
+    assert "Yes, send to 3 recipients now" in question
+    assert _runs_made(app) == 0, "asking sent nothing"
+    first = client.post(f"/incidents/{ready}/send", data={**data, "confirm": "3"})
+    second = client.post(
+        f"/incidents/{ready}/send", data={**data, "confirm": "3"}, follow_redirects=True
+    )
+    assert first.status_code == 302
+    assert "Nothing more was started" in second.get_data(as_text=True)
+    assert _runs_made(app) == 1
+
+
+def test_a_confirmation_of_another_count_is_asked_again(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client = app.test_client()
+    token = sign_in(client, "admin")
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    bundle = page.split('name="bundle_sha256" value="')[1][:64]
+    data = {"csrf_token": token, "bundle_sha256": bundle, "intent": "now", "confirm": "2"}
+    response = client.post(f"/incidents/{ready}/send", data=data)
+    assert response.status_code == 200
+    assert "it is now 3" in response.get_data(as_text=True)
+    assert _runs_made(app) == 0
+    # No intent (an old form, or a crafted post): nothing is sent, never "now" by default.
+    del data["intent"]
+    client.post(f"/incidents/{ready}/send", data={**data, "confirm": "3"})
+    assert _runs_made(app) == 0
+
+
+def test_a_finished_send_offers_only_the_people_it_did_not_reach(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client, token, url = _prepared_run(app, ready)
+    client.post(url + "/cancel", data={"csrf_token": token})
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "Send now to" not in page
+    assert "This list was sent" in page
+    assert "3 never sent: the send was cancelled" in page
+    assert "Send to the 3 people this send did not reach" in page
+    # No start form; the whole list, pressed from a stale page: refused, nothing made.
+    assert 'name="bundle_sha256"' not in page.split('id="send-title"')[1]
+    old = {"csrf_token": token, "intent": "now", "confirm": "3"}
+    with app.app_context():
+        old["bundle_sha256"] = db.session.scalars(sa.select(SendRun.bundle_sha256)).one()
+    refused = client.post(f"/incidents/{ready}/send", data=old, follow_redirects=True)
+    assert "this list was already sent" in refused.get_data(as_text=True)
+    assert _runs_made(app) == 1
+
+    asked = client.post(url + "/unreached", data={"csrf_token": token})
+    assert "emailed to the 3 people send" in asked.get_data(as_text=True)
+    assert (
+        client.post(url + "/unreached", data={"csrf_token": token, "confirm": "3"}).status_code
+        == 302
+    )
+    again = client.post(
+        url + "/unreached", data={"csrf_token": token, "confirm": "3"}, follow_redirects=True
+    )
+    assert "Nothing was sent: this send is running" in again.get_data(as_text=True)
+    work(app)
+    data = client.get(url + ".json").get_json()
+    assert (data["state"], data["counts"]["accepted"]) == ("finished", 3)
+    with app.app_context():
+        sent = [m.to_email for m in db.session.scalars(sa.select(DevOutboxMessage))]
+    assert sorted(sent) == ["al@example.com", "bo@example.com", "cy@example.com"]
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "Send now to" not in page
+    assert "did not reach" not in page
+    assert _runs_made(app) == 1
+
+
+def _in_doubt(app: Flask) -> None:
+    """The run's deliveries went out in a request whose answer was lost."""
+    with app.app_context():
+        run = db.session.scalars(sa.select(SendRun)).one()
+        batch = SendBatch(
+            run_id=run.id,
+            cohort_key="x",
+            state="in-doubt",
+            size=3,
+            worker="w",
+            lease_until=utcnow(),
+            doubt_since=utcnow(),
+        )
+        db.session.add(batch)
+        db.session.flush()
+        db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.run_id == run.id)
+            .values(state="in-doubt", batch_id=batch.id)
+        )
+        run.state = "in-doubt"
+        db.session.commit()
+
+
+def test_in_doubt_recipients_are_settled_by_an_admin_told_the_risk(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client, token, url = _prepared_run(app, ready)
+    _in_doubt(app)
+    app.config["MAIL_GATEWAY"] = "sendgrid"  # for the page only: nothing is sent here
+    page = client.get(url).get_data(as_text=True)
+    assert "The Event Webhook is not configured" in page
+    assert "3 recipients are in doubt" in page
+    assert "not finished until they are settled" in page
+    assert "Send the 3 in-doubt recipients again (some may get two copies)" in page
+    asked = client.post(url + "/in-doubt/resend", data={"csrf_token": token})
+    question = asked.get_data(as_text=True)
+    assert "Up to 3 of them may get two copies" in question
+    assert "Yes, send to these 3 again" in question
+    assert client.get(url + ".json").get_json()["counts"]["in-doubt"] == 3, "asking did nothing"
+    done = client.post(url + "/in-doubt/resend", data={"csrf_token": token, "confirm": "3"})
+    assert done.status_code == 302
+    data = client.get(url + ".json").get_json()
+    assert (data["state"], data["counts"]["queued"]) == ("running", 3)
+    twice = client.post(
+        url + "/in-doubt/resend", data={"csrf_token": token, "confirm": "3"}, follow_redirects=True
+    )
+    assert "no recipients in doubt any more" in twice.get_data(as_text=True)
+    with app.app_context():
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+    assert actions.count("send.in_doubt_resent") == 1
+
+
+def test_marking_in_doubt_recipients_delivered_finishes_the_send(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client, token, url = _prepared_run(app, ready)
+    _in_doubt(app)
+    asked = client.post(url + "/in-doubt/delivered", data={"csrf_token": token})
+    assert "up to 3 of them got nothing" in asked.get_data(as_text=True)
+    client.post(url + "/in-doubt/delivered", data={"csrf_token": token, "confirm": "3"})
+    data = client.get(url + ".json").get_json()
+    assert (data["state"], data["counts"]["accepted"]) == ("finished", 3)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(DevOutboxMessage)) == 0
+
+
+def test_the_send_page_says_when_the_webhook_cannot_settle_in_doubt_recipients(
+    app: Flask, users: dict[str, int], ready: int
+) -> None:
+    approve_notice(app, ready, users)
+    client = app.test_client()
+    sign_in(client, "admin")
+    app.config["MAIL_GATEWAY"] = "sendgrid"
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "The Event Webhook is not configured" in page
+    app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key_b64(generate_webhook_key())
+    with app.app_context():
+        db.session.add(
+            WebhookEventSeen(
+                sg_event_id="e1", received_at=utcnow() - timedelta(hours=2), event="processed"
+            )
+        )
+        db.session.commit()
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "The Event Webhook has been silent since" in page
+    with app.app_context():
+        db.session.add(WebhookEventSeen(sg_event_id="e2", received_at=utcnow(), event="delivered"))
+        db.session.commit()
+    page = client.get(f"/incidents/{ready}/send").get_data(as_text=True)
+    assert "data-webhook-warning" not in page
