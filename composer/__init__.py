@@ -13,7 +13,13 @@ from argon2 import PasswordHasher
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from composer.config import Defaults, letter_home_country, lint_time_budget, send_prepare_rows
+from composer.config import (
+    Defaults,
+    kept_form_hours,
+    letter_home_country,
+    lint_time_budget,
+    send_prepare_rows,
+)
 from composer.resources import CHECKLISTS_DIR, STATIC_DIR, TEMPLATES_DIR
 
 
@@ -48,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     lint_time_budget(app.config)  # a wrong value stops start-up, naming the setting
     letter_home_country(app.config)  # so does a country letters cannot name
     send_prepare_rows(app.config)  # and a prepare step of no recipients
+    kept_form_hours(app.config)  # and kept forms that never or always expire
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["SECRET_KEY"]:

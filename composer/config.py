@@ -179,6 +179,9 @@ class Defaults:
     #: Recipients whose delivery rows a worker writes per step while preparing a send (one
     #: transaction each; progress shows between steps). Pressing Send only makes the run.
     SEND_PREPARE_ROWS = 20_000
+    #: Hours a form posted after its session ended is kept for its writer to sign in again
+    #: and save it (``composer.web.kept_forms``; docs/security.md, "Kept forms").
+    KEPT_FORM_HOURS = 4
 
     #: Letters per batch: one PDF and one manifest CSV each (docs/postal.md). At about 15
     #: letters a second per renderer (benchmarks/render_bench.py), 100 letters (200 pages for a
@@ -250,6 +253,22 @@ def letter_render_processes(config: Mapping[str, Any]) -> int | None:
             f"rendered at once), or unset for as many as RENDER_MAX_CONCURRENT; it is {value!r}."
         )
     return value
+
+
+def kept_form_hours(config: Mapping[str, Any]) -> float:
+    """``KEPT_FORM_HOURS``: a number of hours above 0 and under a year; a ``ValueError`` naming
+    the setting otherwise (``create_app`` checks it at start-up)."""
+    value = config.get("KEPT_FORM_HOURS", Defaults.KEPT_FORM_HOURS)
+    try:
+        hours = float(value) if not isinstance(value, bool) else 0.0
+    except (TypeError, ValueError):
+        hours = 0.0
+    if not 0 < hours < 24 * 365:  # also refuses nan and inf
+        raise ValueError(
+            "KEPT_FORM_HOURS must be a number of hours above 0 and under a year (how long a "
+            f"form posted after the session ended is kept); it is {value!r}."
+        )
+    return hours
 
 
 def send_prepare_rows(config: Mapping[str, Any]) -> int:

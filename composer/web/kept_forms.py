@@ -25,6 +25,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select
 from werkzeug.wrappers import Response
 
+from composer.config import kept_form_hours
 from composer.extensions import db
 from composer.models import KeptForm, Role, User, utcnow
 
@@ -64,8 +65,6 @@ KEEPABLE: dict[str, Keepable] = {
     ),
 }
 
-#: Hours a kept form waits for its writer to sign in again (``KEPT_FORM_HOURS``).
-DEFAULT_HOURS = 4.0
 #: The largest form kept, in characters of its JSON: far above a notice at LINT_MAX_CHARS.
 MAX_CHARS = 1_000_000
 #: Kept forms waiting at once from one client address, and in all for no known account: a
@@ -127,14 +126,7 @@ def _hash(key: str) -> str:
 
 
 def _lifetime() -> timedelta:
-    value = current_app.config.get("KEPT_FORM_HOURS", DEFAULT_HOURS)
-    try:
-        hours = float(value)
-    except (TypeError, ValueError):
-        hours = 0.0
-    if not 0 < hours < 24 * 365:
-        raise ValueError(f"KEPT_FORM_HOURS must be a number of hours above 0, not {value!r}.")
-    return timedelta(hours=hours)
+    return timedelta(hours=kept_form_hours(current_app.config))
 
 
 def _signer() -> URLSafeSerializer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from composer import create_app
+from composer.config import kept_form_hours
 from composer.extensions import db
 from composer.models import (
     KeptForm,
@@ -24,7 +27,7 @@ from composer.models import (
     utcnow,
 )
 from composer.web.kept_forms import SIGNER_COOKIE
-from tests.conftest import PASSWORD, csrf_token, make_user, sign_in
+from tests.conftest import PASSWORD, base_config, csrf_token, make_user, sign_in
 from tests.web.test_reviews import drafted, people, review_id_of, submit  # noqa: F401
 from tests.web.test_wizard import new_incident
 
@@ -414,3 +417,17 @@ def test_huge_and_junk_posts_are_handled_calmly(
     assert "too large to keep" in page_text(response)
     assert kept_rows(app) == []
     assert version_count(app) == 0
+
+
+@pytest.mark.parametrize("value", [0, -1, "four", "", float("nan"), float("inf"), 24 * 365, True])
+def test_a_wrong_keeping_time_stops_start_up(tmp_path: Path, value: object) -> None:
+    config = base_config(tmp_path, f"sqlite:///{tmp_path}/kept.db")
+    with pytest.raises(ValueError, match="KEPT_FORM_HOURS must be a number of hours above 0"):
+        create_app({**config, "KEPT_FORM_HOURS": value})
+
+
+def test_the_keeping_time_is_taken_from_the_environment_s_text(tmp_path: Path) -> None:
+    config = base_config(tmp_path, f"sqlite:///{tmp_path}/kept.db")
+    app = create_app({**config, "KEPT_FORM_HOURS": "0.5"})
+    assert kept_form_hours(app.config) == 0.5
+    assert kept_form_hours({}) == 4
