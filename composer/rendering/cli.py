@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.commandline import UsageError, read_text
+from composer.rendering.address import DEFAULT_HOME_COUNTRY
 from composer.rendering.email import email_to_eml, render_email
 from composer.rendering.errors import MergeFieldError, RenderError
 from composer.rendering.merge import SAMPLE_RECIPIENT, Recipient
@@ -64,6 +65,16 @@ def _company(value: str | None) -> str:
             file=sys.stderr,
         )
     return company or COMPANY_PLACEHOLDER
+
+
+def _home_country(value: str | None) -> str:
+    from composer.config import letter_home_country
+
+    code = value or os.environ.get("COMPOSER_LETTER_HOME_COUNTRY") or DEFAULT_HOME_COUNTRY
+    try:
+        return letter_home_country({"LETTER_HOME_COUNTRY": code})
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("LETTER_HOME_COUNTRY", "--home-country", 1)) from None
 
 
 def _write(out: str, data: bytes) -> None:
@@ -135,6 +146,12 @@ def render_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--paper", choices=[p.value.lower() for p in Paper], default="a4")
     parser.add_argument(
+        "--home-country",
+        metavar="CODE",
+        help="ISO code of the country letters are posted from: a recipient elsewhere gets a "
+        f"country line (default COMPOSER_LETTER_HOME_COUNTRY, else {DEFAULT_HOME_COUNTRY})",
+    )
+    parser.add_argument(
         "--logo", default=DEFAULT_LOGO, metavar="PATH", help="logo file under static/ ('' for none)"
     )
     parser.add_argument(
@@ -184,6 +201,7 @@ def _render(args: argparse.Namespace) -> bytes:
         logo=args.logo or None,
         return_address=f"{company}, {postal}" if postal else "",
         contact_lines=[contact[k] for k in ("phone", "email", "web") if k in contact],
+        home_country=_home_country(args.home_country),
         timeout=args.timeout,
     )
 

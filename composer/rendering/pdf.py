@@ -426,6 +426,7 @@ def render_pdf(
     contact_lines: Sequence[str] = (),
     letter_date: date | None = None,
     lang: str = "en",
+    home_country: str = DEFAULT_HOME_COUNTRY,
     timeout: float = DEFAULT_TIMEOUT,
     static_dir: Path = STATIC_DIR,
     wait: float | None = DEFAULT_WAIT_SECONDS,
@@ -444,6 +445,7 @@ def render_pdf(
         contact_lines=contact_lines,
         letter_date=letter_date,
         lang=lang,
+        home_country=home_country,
     )
     return html_to_pdf(html, timeout=timeout, static_dir=static_dir, wait=wait)
 

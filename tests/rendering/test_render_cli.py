@@ -97,6 +97,32 @@ def test_render_letter_paper(draft_file: Path, tmp_path: Path) -> None:
     assert "612 x 792 pts (letter)" in info.stdout
 
 
+def test_a_letter_abroad_gets_the_country_line_of_the_home_country_given(
+    draft_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    person = tmp_path / "r.json"
+    person.write_text(
+        json.dumps(
+            {
+                "first_name": "Sam",
+                "postal_address": ["1 Market St", "San Francisco"],
+                "country": "US",
+                "us_state": "CA",
+            }
+        )
+    )
+    out = tmp_path / "n.pdf"
+    args = [str(draft_file), "--format", "pdf", "--recipient", str(person), "-o", str(out)]
+    assert render(*args) == 0
+    text = pdf_text(out.read_bytes())
+    assert "San Francisco, CA" in text
+    assert "UNITED STATES" in text
+    assert render(*args, "--home-country", "us") == 0
+    assert "UNITED STATES" not in pdf_text(out.read_bytes())
+    assert render(*args, "--home-country", "UK") == 2
+    assert "--home-country must be the two-letter ISO 3166-1 code" in capsys.readouterr().err
+
+
 def test_unknown_merge_field_names_the_field_and_file_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
