@@ -124,6 +124,10 @@ ROUTES = [
     ("GET", "/incidents/{id}/send/runs/1", [302, 404, 404, 404]),
     ("GET", "/incidents/{id}/send/runs/1.json", [302, 404, 404, 404]),
     ("POST", "/incidents/{id}/send/runs/1/pause", [302, 403, 403, 404]),
+    # Sending to the people a send did not reach, and settling its in-doubt ones: admins.
+    ("POST", "/incidents/{id}/send/runs/1/unreached", [302, 403, 403, 404]),
+    ("POST", "/incidents/{id}/send/runs/1/in-doubt/resend", [302, 403, 403, 404]),
+    ("POST", "/incidents/{id}/send/runs/1/in-doubt/delivered", [302, 403, 403, 404]),
     # Postal letters: everyone signed in sees a run's letters page (counts only); admins
     # prepare, retry and download (names and addresses). No run or batch exists here: 404.
     ("GET", "/incidents/{id}/send/runs/1/letters", [302, 404, 404, 404]),
