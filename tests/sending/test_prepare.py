@@ -5,6 +5,7 @@ progress page says why a send is waiting."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -114,6 +115,10 @@ def test_send_returns_at_once_and_the_worker_prepares_with_progress_shown(
     assert (data["state"], data["prepared"], data["to_prepare"]) == ("preparing", 2, 5)
     page = client.get(url).get_data(as_text=True)
     assert "Preparing: 2 of 5 recipients" in page
+    # While preparing, the admin can pause it or cancel the whole send (nothing has gone out).
+    assert re.search(r"/pause\"[^<]*>\s*<input[^>]*>\s*<button[^>]*>Pause<", page)
+    assert ">Cancel the send<" in page
+    assert "Cancel the rest" not in page
 
     for _ in range(10):
         sender.work_once()
