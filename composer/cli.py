@@ -479,6 +479,12 @@ def purge_command(dry_run: bool, days: int | None) -> None:
         f"{verb} {len(report.purged)} list(s) uploaded more than {keep_days} days ago "
         f"({report.recipients} recipients); kept {len(report.kept)}."
     )
+    if report.expired_kept_forms:
+        deleted = "Would delete" if dry_run else "Deleted"
+        click.echo(
+            f"{deleted} {report.expired_kept_forms} expired kept form(s) (text typed after a "
+            "session ended, never taken back)."
+        )
 
 
 def register(app: Flask) -> None:

@@ -36,6 +36,10 @@ transaction, committed before the next, with a ``recipients.purged`` audit event
 only. A second purge finds nothing left to do and changes nothing. The dry run counts the same
 things and changes nothing.
 
+Forms kept for someone whose session ended (``kept_form``; docs/security.md) hold whatever was
+typed, so :func:`purge` also deletes those past their expiry, whether or not any list is due
+(:func:`delete_expired_kept_forms`).
+
 No Flask: ``flask --app composer purge`` calls it.
 """
 
@@ -53,6 +57,7 @@ from composer import audit
 from composer.models import (
     Delivery,
     DevOutboxMessage,
+    KeptForm,
     LetterBatch,
     LetterBatchState,
     Recipient,
@@ -114,6 +119,8 @@ class PurgeReport:
     cutoff: datetime
     purged: tuple[ListPurged, ...]
     kept: tuple[ListKept, ...]
+    #: Kept forms past their expiry deleted (or that would be, on a dry run).
+    expired_kept_forms: int = 0
 
     @property
     def recipients(self) -> int:
@@ -335,4 +342,22 @@ def purge(
             },
         )
         session.commit()
-    return PurgeReport(dry_run=dry_run, cutoff=cutoff, purged=tuple(purged), kept=tuple(kept))
+    expired = delete_expired_kept_forms(session, now=now, dry_run=dry_run)
+    return PurgeReport(
+        dry_run=dry_run,
+        cutoff=cutoff,
+        purged=tuple(purged),
+        kept=tuple(kept),
+        expired_kept_forms=expired,
+    )
+
+
+def delete_expired_kept_forms(session: Session, *, now: datetime, dry_run: bool = False) -> int:
+    """Delete the kept forms whose time ran out (their writers never signed in again to take
+    them) and commit; returns how many. A dry run counts them and changes nothing."""
+    due = KeptForm.expires_at <= now
+    if dry_run:
+        return int(session.scalar(select(func.count()).select_from(KeptForm).where(due)) or 0)
+    result = session.execute(delete(KeptForm).where(due))
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from composer.models import (
     Delivery,
     DevOutboxMessage,
     Incident,
+    KeptForm,
     LetterBatch,
     Recipient,
     RecipientList,
@@ -28,6 +29,7 @@ from composer.models import (
 )
 from composer.rendering import pdf as pdf_module
 from composer.sending import outbox, postal
+from composer.web.sending import purge_due
 from tests.sending.letters_scenario import (
     PERSONAL,
     Sent,
@@ -340,3 +342,53 @@ def test_the_purge_command_prints_counts_only(app: Flask, sent: Sent, runner: An
     assert result.exit_code == 0
     assert "Purged 0 list(s) uploaded more than 90 days ago" in result.output
     assert runner.invoke(args=["purge", "--days", "-1"]).exit_code != 0
+
+
+def _kept_form(key: str, *, expires_at: datetime) -> KeptForm:
+    return KeptForm(
+        key_hash=key * 64,
+        user_id=None,
+        endpoint="notices.save",
+        view_args="{}",
+        fields='{"body": ["what someone typed"]}',
+        address="127.0.0.1",
+        expires_at=expires_at,
+    )
+
+
+def test_expired_kept_forms_are_deleted_by_the_purge_whatever_the_retention(
+    app: Flask, runner: Any
+) -> None:
+    """Text typed after a session ended and never taken back does not stay for ever: the purge
+    (command and the worker's hourly housekeeping, even with retention switched off) deletes
+    the kept forms past their expiry, and only those."""
+
+    def keys() -> list[str]:
+        with app.app_context():
+            return sorted(db.session.scalars(sa.select(KeptForm.key_hash)))
+
+    def add(key: str, expires_at: datetime) -> None:
+        with app.app_context():
+            db.session.add(_kept_form(key, expires_at=expires_at))
+            db.session.commit()
+
+    def purge(*args: str) -> Any:
+        with app.app_context():  # as `flask purge` runs it
+            return runner.invoke(args=["purge", *args])
+
+    now = utcnow()
+    add("a", now - timedelta(minutes=1))
+    add("b", now + timedelta(hours=1))
+    result = purge("--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Would delete 1 expired kept form(s)" in result.output
+    assert keys() == ["a" * 64, "b" * 64]
+    result = purge()
+    assert "Deleted 1 expired kept form(s)" in result.output
+    assert keys() == ["b" * 64]
+    assert "kept form" not in purge().output
+
+    add("c", now - timedelta(seconds=1))
+    app.config["RECIPIENT_RETENTION_DAYS"] = 0  # retention off: expired forms still go
+    purge_due(app)
+    assert keys() == ["b" * 64]

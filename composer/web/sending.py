@@ -123,15 +123,16 @@ def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
 
 
 def purge_due(app: Flask) -> None:
-    """Purge the personal data of lists past the retention period (``composer.retention``);
-    logs counts only."""
+    """Purge the personal data of lists past the retention period (``composer.retention``),
+    and kept forms past their expiry whatever the period; logs counts only."""
     from composer import retention
 
     days = int(app.config.get("RECIPIENT_RETENTION_DAYS") or 0)
-    if days <= 0:
-        return
     with app.app_context():
         try:
+            if days <= 0:
+                retention.delete_expired_kept_forms(db.session(), now=utcnow())
+                return
             report = retention.purge(
                 db.session(),
                 older_than=timedelta(days=days),
