@@ -382,6 +382,20 @@ def crash_and_check(
 NO_WEBHOOK_RECIPIENTS = 300
 
 
+def _state_and_doubtful(app: Flask, run_id: int) -> tuple[str, set[str]]:
+    """The run's state and the ids of the deliveries in doubt, read afresh."""
+    with app.app_context():
+        state = db.session.get(SendRun, run_id, populate_existing=True).state  # type: ignore[union-attr]
+        doubtful = {
+            str(i)
+            for i in db.session.scalars(
+                sa.select(Delivery.id).where(Delivery.state == DeliveryState.IN_DOUBT.value)
+            )
+        }
+        db.session.remove()
+    return state, doubtful
+
+
 def test_without_the_webhook_nobody_gets_two_copies_unless_an_admin_chooses(
     app: Flask, tmp_path: Path
 ) -> None:
@@ -429,15 +443,7 @@ def test_without_the_webhook_nobody_gets_two_copies_unless_an_admin_chooses(
         start_worker(env).wait(timeout=120)  # --until-done: it stops when only doubt is left
 
         counts = acceptance_counts(log_path, "o")
-        with app.app_context():
-            state = db.session.get(SendRun, run_id, populate_existing=True).state  # type: ignore[union-attr]
-            doubtful = {
-                str(i)
-                for i in db.session.scalars(
-                    sa.select(Delivery.id).where(Delivery.state == DeliveryState.IN_DOUBT.value)
-                )
-            }
-            db.session.remove()
+        state, doubtful = _state_and_doubtful(app, run_id)
         assert kills >= 1
         assert {o: n for o, n in counts.items() if n > 1} == {}, "someone got two copies"
         assert doubtful, "nothing was in doubt: the faults proved little"
@@ -458,15 +464,7 @@ def test_without_the_webhook_nobody_gets_two_copies_unless_an_admin_chooses(
             assert done.status_code == 302
             chosen |= doubtful
             start_worker(env).wait(timeout=120)
-            with app.app_context():
-                state = db.session.get(SendRun, run_id, populate_existing=True).state  # type: ignore[union-attr]
-                doubtful = {
-                    str(i)
-                    for i in db.session.scalars(
-                        sa.select(Delivery.id).where(Delivery.state == DeliveryState.IN_DOUBT.value)
-                    )
-                }
-                db.session.remove()
+            state, doubtful = _state_and_doubtful(app, run_id)
             if not doubtful:
                 break
             n = len(doubtful)
