@@ -2,7 +2,7 @@
 
 The project's metadata is in ``pyproject.toml``. The three folders stay at the top of the
 repository (the layout is fixed); building a wheel copies them to ``composer/_data/``, where
-``composer/resources.py`` looks first. An editable install copies nothing: there the package
+``composer/support/resources.py`` looks first. An editable install copies nothing: there the package
 finds them beside itself.
 """
 

@@ -39,7 +39,7 @@ from composer import create_app  # noqa: E402
 from composer.accounts import create_user  # noqa: E402
 from composer.extensions import db  # noqa: E402
 from composer.models import Incident, Role  # noqa: E402
-from composer.sending.recipients import COLUMNS, import_csv  # noqa: E402
+from composer.recipients.lists import COLUMNS, import_csv  # noqa: E402
 
 FIRST = ("Alexandra", "Ben", "Chloé", "Dev", "Elif", "Farah", "Gareth", "Hiroshi", "Ines", "Jo")
 LAST = ("Smith", "Okafor", "Nguyen", "García", "Müller", "Patel", "O'Brien", "Kowalski")

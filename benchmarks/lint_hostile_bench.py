@@ -21,10 +21,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from composer.config import Defaults  # noqa: E402
 from composer.lint.catalogue import load_rules  # noqa: E402
 from composer.lint.engine import Linter  # noqa: E402
 from composer.lint.nlp import load_pipeline  # noqa: E402
+from composer.settings import Defaults  # noqa: E402
 from tests.lint.hostile_texts import HOSTILE  # noqa: E402
 
 GOAL_SECONDS = 2.0

@@ -34,6 +34,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from composer.rendering import child_process
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -44,7 +46,7 @@ from composer import create_app  # noqa: E402
 from composer.accounts import create_user  # noqa: E402
 from composer.extensions import db  # noqa: E402
 from composer.models import Role  # noqa: E402
-from composer.rendering import worker  # noqa: E402
+from composer.rendering import child_process as worker  # noqa: E402
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway account
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -76,7 +78,7 @@ def is_renderer(pid: int) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"composer.rendering.worker" in command or b"pdftoppm" in command
+    return b"composer.rendering.child_process" in command or b"pdftoppm" in command
 
 
 def parent_of(pid: int) -> int:
@@ -215,7 +217,7 @@ def main() -> int:
     # libraries with gcc and ldconfig the first time), no idle renderer left.
     import composer.rendering.pdf  # noqa: F401
 
-    worker.close_workers()
+    child_process.close_workers()
 
     part = "letter-page-1.png" if args.png else "letter.pdf"
     statuses: Counter[int] = Counter()
@@ -248,7 +250,7 @@ def main() -> int:
     sampler.stop.set()
     sampler.join()
     server.shutdown()
-    worker.close_workers()
+    child_process.close_workers()
 
     ok, busy = statuses.pop(200, 0), statuses.pop(503, 0)
     print(f"statuses: 200={ok} 503={busy} other={dict(statuses)}")

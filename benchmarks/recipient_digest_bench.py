@@ -28,6 +28,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from composer.notices import versions
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -35,12 +37,12 @@ from flask_migrate import upgrade  # noqa: E402
 from import_bench import row  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from composer import approval, create_app, notices  # noqa: E402
+from composer import approval, create_app  # noqa: E402
 from composer.accounts import create_user  # noqa: E402
 from composer.extensions import db  # noqa: E402
 from composer.incidents import create_incident  # noqa: E402
 from composer.models import Recipient, RecipientList, Role  # noqa: E402
-from composer.sending.recipients import list_digest  # noqa: E402
+from composer.recipients.lists import list_digest  # noqa: E402
 
 
 def main() -> None:
@@ -97,7 +99,7 @@ def run(tmp: Path, rows: int, uri: str) -> None:
             )
         )
         incident = create_incident(session, catalogue, title="Bench", by=ana)
-        version = notices.save_version(
+        version = versions.save_version(
             session,
             incident,
             subject="We lost your email address",

@@ -35,11 +35,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from composer.rendering.draft import Draft, draft_notice  # noqa: E402
+from composer.notices.drafting import Draft, draft_notice  # noqa: E402
+from composer.rendering.child_process import close_workers, limit_concurrency  # noqa: E402
 from composer.rendering.email import email_to_eml, prepare_email  # noqa: E402
-from composer.rendering.merge import Recipient  # noqa: E402
+from composer.rendering.merge_fields import Recipient  # noqa: E402
 from composer.rendering.pdf import letter_html, letters_to_pdf, render_pdf  # noqa: E402
-from composer.rendering.worker import close_workers, limit_concurrency  # noqa: E402
 
 COMPANY = "Example Shop Ltd"
 SENDER = "Example Shop Ltd <security@example.com>"

@@ -35,6 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from composer.delivery import dispatch
+from composer.notices import versions
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -42,23 +45,22 @@ from flask_migrate import upgrade  # noqa: E402
 from import_bench import SecondProcessPeak, row  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from composer import create_app, notices  # noqa: E402
+from composer import create_app  # noqa: E402
 from composer.accounts import create_user  # noqa: E402
-from composer.config import Defaults  # noqa: E402
-from composer.extensions import db  # noqa: E402
-from composer.incidents import create_incident  # noqa: E402
-from composer.models import Delivery, Role, SendRun  # noqa: E402
-from composer.rendering.merge import SAMPLE_RECIPIENT  # noqa: E402
-from composer.sending import outbox  # noqa: E402
-from composer.sending.cohorts import latest_list  # noqa: E402
-from composer.sending.gateways import (  # noqa: E402
+from composer.delivery.gateways import (  # noqa: E402
     BatchMessage,
     BatchRecipient,
     CohortContent,
     SendGridGateway,
 )
-from composer.sending.recipients import COLUMNS, import_csv  # noqa: E402
-from composer.web.sending import worker_for  # noqa: E402
+from composer.extensions import db  # noqa: E402
+from composer.incidents import create_incident  # noqa: E402
+from composer.models import Delivery, Role, SendRun  # noqa: E402
+from composer.recipients.cohorts import latest_list  # noqa: E402
+from composer.recipients.lists import COLUMNS, import_csv  # noqa: E402
+from composer.rendering.merge_fields import SAMPLE_RECIPIENT  # noqa: E402
+from composer.settings import Defaults  # noqa: E402
+from composer.workers.inprocess import worker_for  # noqa: E402
 from tests.sending.fake_sendgrid import start_process  # noqa: E402
 from tests.sending.scenario import approve_version  # noqa: E402
 
@@ -135,7 +137,7 @@ def run(tmp: Path, rows: int, naive: int, threads: int) -> None:
 
             ana, lee = user("ana@example.com", Role.AUTHOR), user("lee@example.com", Role.APPROVER)
             incident = create_incident(session, catalogue, title="Bench", by=ana)  # type: ignore[arg-type]
-            version = notices.save_version(
+            version = versions.save_version(
                 session,
                 incident,
                 subject="We lost your email address",
@@ -178,7 +180,7 @@ def run(tmp: Path, rows: int, naive: int, threads: int) -> None:
             recipient_list = latest_list(session, incident)
             assert recipient_list is not None
             started = time.perf_counter()
-            sending = outbox.start_run(session, incident, recipient_list, release, by=ana)  # type: ignore[arg-type]
+            sending = dispatch.start_run(session, incident, recipient_list, release, by=ana)  # type: ignore[arg-type]
             session.commit()
             # What pressing Send waits for: the run is made; the worker prepares it.
             print(

@@ -13,14 +13,14 @@ from argon2 import PasswordHasher
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from composer.config import (
+from composer.settings import (
     Defaults,
     kept_form_hours,
     letter_home_country,
     lint_time_budget,
     send_prepare_rows,
 )
-from composer.resources import CHECKLISTS_DIR, STATIC_DIR, TEMPLATES_DIR
+from composer.support.resources import CHECKLISTS_DIR, STATIC_DIR, TEMPLATES_DIR
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -67,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1
         )
 
-    from composer import cli, extensions, signing, web
+    from composer import cli, extensions, web
     from composer.checklist import load_catalogue
 
     checklists_dir = Path(app.config["CHECKLISTS_DIR"] or CHECKLISTS_DIR)
@@ -78,11 +78,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         parallelism=int(app.config["PASSWORD_HASH_PARALLELISM"]),
     )
     extensions.init_app(app)
-    signing.init_app(app)
     web.register(app)
     cli.register(app)
     if app.config["SEND_WORKER"] == "celery":
-        from composer.tasks import celery_init_app
+        from composer.workers.celery_tasks import celery_init_app
 
         celery_init_app(app)
     return app
@@ -112,11 +111,11 @@ def _check_extras(config: Mapping[str, Any]) -> None:
 
 def _limit_renders(config: Mapping[str, Any]) -> None:
     """RENDER_MAX_CONCURRENT for this process's PDF renderers, checked at start-up."""
-    from composer.rendering import worker
+    from composer.rendering import child_process
 
     limit = config.get("RENDER_MAX_CONCURRENT")
     try:
-        worker.limit_concurrency(limit)
+        child_process.limit_concurrency(limit)
     except ValueError:
         raise ValueError(
             f"RENDER_MAX_CONCURRENT must be a whole number of 1 or more (PDF renders at once "

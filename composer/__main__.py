@@ -19,15 +19,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "lint":
-        from composer.lint.cli import main as lint_main
+        from composer.cli.lint import main as lint_main
 
         return lint_main(rest)
     if command == "draft":
-        from composer.rendering.cli import draft_main
+        from composer.cli.render import draft_main
 
         return draft_main(rest)
     if command == "render":
-        from composer.rendering.cli import render_main
+        from composer.cli.render import render_main
 
         return render_main(rest)
     print(

@@ -7,7 +7,7 @@ Settings come from the same ``COMPOSER_*`` environment variables as the web app
 """
 
 from composer import create_app
-from composer.tasks import celery_init_app
+from composer.workers.celery_tasks import celery_init_app
 
 flask_app = create_app()
 celery_app = celery_init_app(flask_app)

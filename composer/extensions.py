@@ -1,18 +1,32 @@
-"""Flask extensions, created unbound and bound in ``init_app``."""
+"""Flask extensions, created unbound and bound in ``init_app``; and the audit seal.
+
+The seal is the installation's signing key for the audit log and approvals, handed to every
+database session the app opens (docs/audit.md). The key is never in the database: it comes from
+``AUDIT_SIGNING_KEY`` or, when that is unset, from ``instance/audit_signing_key``, made once with
+mode 600 (as the session secret is). The latest signed checkpoint of the audit log is kept in
+``AUDIT_CHECKPOINT_FILE`` (default ``instance/audit_checkpoint.json``). ``composer.audit`` signs
+and checks; this module only gives each session the :class:`~composer.audit.Seal` and moves the
+checkpoint on after commits.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import partial
+from pathlib import Path
 from typing import Any, Final
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from composer import audit
 from composer.models import Base
 
 db = SQLAlchemy(model_class=Base)
@@ -66,3 +80,72 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    init_seal(app)
+
+
+# The audit seal ------------------------------------------------------------------------------
+
+#: Where the app keeps its seal (``app.extensions``).
+EXTENSION = "composer.seal"
+
+
+def init_seal(app: Flask) -> None:
+    """Load (or make, the first time) the signing key and note where the checkpoint lives."""
+    instance = Path(app.instance_path)
+    configured = str(app.config.get("AUDIT_SIGNING_KEY") or "")
+    if configured:
+        if len(configured) < 32:
+            raise ValueError(
+                "AUDIT_SIGNING_KEY must be at least 32 characters long (a random string such as "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))' prints)."
+            )
+        key = configured.encode()
+    else:
+        key = _instance_key(instance / "audit_signing_key")
+    checkpoint = str(app.config.get("AUDIT_CHECKPOINT_FILE") or "")
+    path = Path(checkpoint) if checkpoint else instance / "audit_checkpoint.json"
+    app.extensions[EXTENSION] = audit.Seal(key=key, checkpoint_path=path)
+
+
+def seal() -> audit.Seal:
+    """The current app's seal."""
+    found: audit.Seal = current_app.extensions[EXTENSION]
+    return found
+
+
+def _instance_key(path: Path) -> bytes:
+    """A per-installation key, made once and kept readable by the owner only."""
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48).encode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+
+
+@event.listens_for(Session, "after_begin")
+def _give_seal(session: Session, _transaction: Any, _connection: Any) -> None:
+    if has_app_context():
+        found = current_app.extensions.get(EXTENSION)
+        if found is not None:
+            session.info[audit.SEAL_INFO] = found
+
+
+@event.listens_for(Session, "before_commit")
+def _prepare_checkpoint(session: Session) -> None:
+    audit.prepare_checkpoint(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _write_checkpoint(session: Session) -> None:
+    audit.write_checkpoint(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    audit.forget_appended(session)

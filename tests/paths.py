@@ -1,5 +1,6 @@
 """Where the tests find the repository's files (docs, README, checklists) and the shared
-evaluation set beside the checkout. The app finds its own data through ``composer.resources``."""
+evaluation set beside the checkout. The app finds its own data through
+``composer.support.resources``."""
 
 from __future__ import annotations
 

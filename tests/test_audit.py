@@ -249,7 +249,7 @@ def test_the_checkpoint_file_never_goes_back(tmp_path: Path) -> None:
 
 
 def test_the_instance_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
-    from composer.signing import _instance_key
+    from composer.extensions import _instance_key
 
     key = _instance_key(tmp_path / "audit_signing_key")
     assert _instance_key(tmp_path / "audit_signing_key") == key

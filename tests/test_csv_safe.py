@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from composer.csv_safe import safe_cell, write_csv, write_rows
+from composer.support.csv_safe import safe_cell, write_csv, write_rows
 
 #: (typed by someone, what the cell must hold)
 DANGEROUS = [

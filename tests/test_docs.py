@@ -20,7 +20,7 @@ def test_every_fact_path_and_option_is_documented() -> None:
 
 
 def test_the_readme_describes_the_sample_recipient_previews_use() -> None:
-    from composer.rendering.merge import SAMPLE_RECIPIENT
+    from composer.rendering.merge_fields import SAMPLE_RECIPIENT
 
     readme = " ".join((REPO_ROOT / "README.md").read_text().split())
     for value in (

@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import audit, evidence, incidents, notices
+from composer import audit, evidence, incidents
 from composer.extensions import db
 from composer.models import AuditEvent, Incident
+from composer.notices import versions
 from tests.conftest import user_by_email
 
 SHA = "1a2b3c4d5e6f" + "7" * 52
@@ -227,7 +228,7 @@ def new_incident(app: Flask, title: str = "Supplier leak") -> Incident:
 
 
 def save_notice(incident: Incident, body: str = SECRET_BODY) -> None:
-    notices.save_version(
+    versions.save_version(
         db.session(),
         incident,
         subject="We lost your email address",
@@ -298,7 +299,7 @@ def test_notice_text_never_reaches_the_evidence(app: Flask, ctx: None) -> None:
         )
     )
     sheet = evidence.evidence_csv(db.session(), incident)
-    version = notices.latest_version(db.session(), incident)
+    version = versions.latest_version(db.session(), incident)
     assert version is not None
     for text in (pack, sheet):
         assert "criminal copied" not in text

@@ -11,9 +11,9 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 
-from composer import notices
 from composer.extensions import db
 from composer.models import NoticeVersion, Role, UTCDateTime
+from composer.notices import versions
 from tests.conftest import make_user
 
 _incident = sa.table(
@@ -96,7 +96,7 @@ def test_0003_turns_each_working_draft_into_version_1_and_back(app: Flask) -> No
         assert first.created_at == saved_at
         assert first.created_by_id == lee
         # The migration's frozen hash function agrees with the app's.
-        assert first.sha256 == notices.content_sha256("", first.body)
+        assert first.sha256 == versions.content_sha256("", first.body)
         assert first.sha256 == hashlib.sha256(f"\n\n{first.body}".encode()).hexdigest()
 
         # A later version, then back down: the newest text becomes the working draft again.
@@ -106,7 +106,7 @@ def test_0003_turns_each_working_draft_into_version_1_and_back(app: Flask) -> No
                 number=2,
                 subject="Your email address",
                 body="Newer text.\n",
-                sha256=notices.content_sha256("Your email address", "Newer text.\n"),
+                sha256=versions.content_sha256("Your email address", "Newer text.\n"),
                 created_by_id=ana,
                 source="edit",
                 parent_id=first.id,

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer import audit, evidence, retention
+from composer.delivery import dispatch as outbox
+from composer.delivery import letters
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -27,9 +29,8 @@ from composer.models import (
     RecipientList,
     utcnow,
 )
-from composer.rendering import pdf as pdf_module
-from composer.sending import outbox, postal
-from composer.web.sending import purge_due
+from composer.rendering import pdf
+from composer.workers.runtime import purge_due
 from tests.sending.letters_scenario import (
     PERSONAL,
     Sent,
@@ -112,9 +113,9 @@ def sent(app: Flask, users: dict[str, int]) -> Iterator[Sent]:
     """Sent through the dev outbox, with bounces, and one batch of letters rendered."""
     done = send_notice(app, users)
     with app.app_context():
-        postal.prepare(db.session(), run_of(done), batch_size=100, by=None, now=utcnow())
+        letters.prepare(db.session(), run_of(done), batch_size=100, by=None, now=utcnow())
         db.session.commit()
-        assert postal.render_next(
+        assert letters.render_next(
             db.session(), config=app.config, catalogue=catalogue_of(app), now=utcnow()
         )
         yield done
@@ -257,14 +258,14 @@ def test_a_list_a_send_may_still_use_is_kept(app: Flask, users: dict[str, int], 
 def test_letters_waiting_to_be_printed_keep_the_list(app: Flask, users: dict[str, int]) -> None:
     sent = send_notice(app, users)
     with app.app_context():
-        postal.prepare(db.session(), run_of(sent), batch_size=2, by=None, now=utcnow())
+        letters.prepare(db.session(), run_of(sent), batch_size=2, by=None, now=utcnow())
         db.session.commit()
         report = purge()
         assert report.purged == ()
         assert [k.reason for k in report.kept] == [
             f"3 letter batches of send {sent.run_id} waiting to be printed."
         ]
-        while postal.render_next(
+        while letters.render_next(
             db.session(), config=app.config, catalogue=catalogue_of(app), now=utcnow()
         ):
             pass
@@ -277,7 +278,7 @@ def test_a_purge_during_rendering_stores_no_letters(
     """A purge that commits while a batch renders (the list was not yet waiting on it when the
     purge looked, say) wins: the rendered letters are thrown away, not stored."""
     sent = send_notice(app, users)
-    render = pdf_module.letters_to_pdf
+    render = pdf.letters_to_pdf
 
     def purge_meanwhile(*args: Any, **kwargs: Any) -> Any:
         result = render(*args, **kwargs)
@@ -289,11 +290,11 @@ def test_a_purge_during_rendering_stores_no_letters(
             )
         return result
 
-    monkeypatch.setattr(pdf_module, "letters_to_pdf", purge_meanwhile)
+    monkeypatch.setattr(pdf, "letters_to_pdf", purge_meanwhile)
     with app.app_context():
-        postal.prepare(db.session(), run_of(sent), batch_size=100, by=None, now=utcnow())
+        letters.prepare(db.session(), run_of(sent), batch_size=100, by=None, now=utcnow())
         db.session.commit()
-        batch = postal.render_next_batch(
+        batch = letters.render_next_batch(
             db.session(), config=app.config, catalogue=catalogue_of(app), now=utcnow()
         )
         assert batch is not None

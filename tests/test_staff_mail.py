@@ -11,16 +11,17 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import staff_mail
-from composer.extensions import db
-from composer.models import DevOutboxMessage, StaffMessage, User, utcnow
-from composer.sending.gateways import (
+from composer.delivery import staff_mail
+from composer.delivery.gateways import (
     GatewayError,
     GatewayRejected,
     GatewayUnavailable,
     MailMessage,
 )
-from composer.web.mail import deliver_staff_mail, mail_gateway
+from composer.extensions import db
+from composer.models import DevOutboxMessage, StaffMessage, User, utcnow
+from composer.web.mail import deliver_staff_mail
+from composer.workers.runtime import mail_gateway
 from tests.sending.fake_sendgrid import FakeSendGrid, running
 
 BASE_URL = "https://notices.example.com/"
@@ -196,7 +197,7 @@ def test_gives_up_after_max_attempts(ctx: None, users: dict[str, int]) -> None:
 def test_addresses_never_reach_the_log(
     ctx: None, users: dict[str, int], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="composer.staff_mail")
+    caplog.set_level(logging.DEBUG, logger="composer.delivery.staff_mail")
     first, _second = queued(users, "approver", "admin")
     deliver(
         ScriptedGateway(GatewayRejected("SendGrid refused the message (HTTP 400).", status=400))

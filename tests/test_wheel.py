@@ -205,7 +205,8 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(
         [
             installed / "python",
             "-c",
-            "import composer.resources as r; print(r.TEMPLATES_DIR); print(r.CHECKLISTS_DIR)",
+            "import composer.support.resources as r; "
+            "print(r.TEMPLATES_DIR); print(r.CHECKLISTS_DIR)",
         ],
         cwd=scratch,
         env=_env(installed),

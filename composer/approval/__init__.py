@@ -5,11 +5,9 @@ No Flask: the actor and the settings are passed in. See ``review`` for the rules
 """
 
 from composer.approval.bundle import (
-    EVERY_RECIPIENT,
     Bundle,
     BundleSettings,
     LetterSettings,
-    VariantSpec,
     build_bundle,
     bundle_settings,
     changed_parts,
@@ -52,6 +50,7 @@ from composer.approval.review import (
     warnings_to_acknowledge,
     withdraw,
 )
+from composer.recipients.cohorts import EVERY_RECIPIENT, VariantSpec
 
 __all__ = [
     "DEFAULT_REQUIRED_APPROVALS",

@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from composer.checklist import Catalogue
 from composer.models import Incident, NoticeVersion
-from composer.rendering.merge import Recipient
+from composer.recipients.cohorts import EVERY_RECIPIENT, VariantSpec
+from composer.rendering.merge_fields import Recipient
 from composer.rendering.validation import NoticeText
-from composer.resources import data_dir
+from composer.support.resources import data_dir
 
 #: Bumped when the way the bundle is made changes, so an old approval can never match by luck.
 BUNDLE_FORMAT: Final = 1
@@ -51,27 +52,6 @@ LETTER_STAND_IN: Final = Recipient(
     postal_address=("[ADDRESS LINE 1]", "[ADDRESS LINE 2]", "[POSTCODE]"),
 )
 LETTER_STAND_IN_DATE: Final = date(2000, 1, 1)
-
-
-@dataclass(frozen=True)
-class VariantSpec:
-    """One version of the notice that a group of recipients (a cohort) gets."""
-
-    #: A short stable id ("all", "us-ma", ...): part of the bundle's part names.
-    key: str
-    #: What a lawyer reads: "Every recipient", "Massachusetts residents".
-    label: str
-    #: Who is in it, in words ("2,314 recipients in England"), or "" when not known yet.
-    audience: str = ""
-    lang: str = "en"
-
-
-#: Until a recipient list splits recipients into cohorts, everyone gets one variant.
-EVERY_RECIPIENT: Final = VariantSpec(
-    key="all",
-    label="Every recipient",
-    audience="No recipient list yet: every recipient will get this variant.",
-)
 
 
 @dataclass(frozen=True)
@@ -171,7 +151,7 @@ def bundle_settings(
 ) -> BundleSettings:
     """The settings for an incident's bundle: the letter's contact lines and return address come
     from its facts document (as in the previews), the rest from the site's settings."""
-    from composer.previews import letter_options
+    from composer.rendering.letterhead import letter_options
 
     options = letter_options(facts, company=company, letter_date=LETTER_STAND_IN_DATE, logo=logo)
     return BundleSettings(
@@ -223,7 +203,7 @@ def incident_bundle(
     facts (the letter's contact lines), and its recipient list's cohorts and digest. The web
     views, ``flask approval check`` and the sender all build it here."""
     from composer import incidents
-    from composer.sending.cohorts import variants_for
+    from composer.recipients.cohorts import variants_for
 
     facts = incidents.facts_document(catalogue, incident, today=today)
     variants, digest = variants_for(session, incident, catalogue)

@@ -42,6 +42,7 @@ from composer.models import (
     User,
     utcnow,
 )
+from composer.models.notice import latest_version
 
 if TYPE_CHECKING:
     from composer.lint.findings import Finding, LintResult
@@ -362,9 +363,7 @@ def _checked_reasons(
 
 
 def _latest(session: Session, incident: Incident) -> NoticeVersion | None:
-    from composer.notices import latest_version
-
-    return latest_version(session, incident)
+    return latest_version(session, incident.id)
 
 
 def _review_digest(review: Review) -> dict[str, Any]:
@@ -731,7 +730,7 @@ def void_for_new_version(
     session: Session, incident: Incident, version: NoticeVersion, *, by: User
 ) -> list[Review]:
     """A new version was saved: every open or approved review of an older version stops
-    applying (called by ``composer.notices.save_version``)."""
+    applying (called by ``composer.notices.versions.save_version``)."""
     now = utcnow()
     voided = []
     reviews = session.scalars(
@@ -843,8 +842,8 @@ def check_recipients(session: Session, incident: Incident) -> RecipientList | No
     it with the one recorded at import (which the bundle, and so the approval, carries).
     Raises :class:`RecipientsChanged` when they differ. A scan of the whole list: about 6 s
     per million recipients on SQLite (benchmarks/recipient_digest_bench.py)."""
-    from composer.sending.cohorts import latest_list
-    from composer.sending.recipients import list_digest
+    from composer.recipients.cohorts import latest_list
+    from composer.recipients.lists import list_digest
 
     found = latest_list(session, incident)
     if found is None or not found.digest:

@@ -3,7 +3,7 @@
 from composer.checklist.answers import Parsed, parse, raw_from_form
 from composer.checklist.catalogue import Catalogue, StepRef, load_catalogue
 from composer.checklist.engine import FACTS_SCHEMA, Evaluation, Problem, QuestionState, describe
-from composer.datafiles import DataFileError
+from composer.support.datafiles import DataFileError
 
 __all__ = [
     "FACTS_SCHEMA",

@@ -18,7 +18,7 @@ from composer.checklist.schema import (
     Step,
     TaxonomyDoc,
 )
-from composer.datafiles import YamlSource
+from composer.support.datafiles import YamlSource
 
 CHECKLIST_FILE = "incident.yaml"
 TAXONOMY_FILE = "data_categories.yaml"

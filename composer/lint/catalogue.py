@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from composer.datafiles import YamlSource
 from composer.lint.schema import Rule, RuleFile
+from composer.support.datafiles import YamlSource
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 

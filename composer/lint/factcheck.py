@@ -47,8 +47,8 @@ from pydantic import (
 )
 
 from composer.checklist.engine import FACTS_SCHEMA
-from composer.datafiles import YamlSource, format_loc
 from composer.lint.findings import Finding, Severity
+from composer.support.datafiles import YamlSource, format_loc
 
 __all__ = ["WORDS_PATH", "FactsError", "check_against_facts", "load_words", "parse_facts"]
 

@@ -4,9 +4,9 @@ from composer.models.audit import AuditEvent, AuditHead
 from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.incident import Answer, Incident
 from composer.models.kept_form import KeptForm
+from composer.models.letters import Letter, LetterBatch, LetterBatchState, LetterReason
 from composer.models.mail import DevOutboxMessage, StaffMessage
 from composer.models.notice import NoticeVersion, VersionSource
-from composer.models.postal import Letter, LetterBatch, LetterBatchState, LetterReason
 from composer.models.recipients import Recipient, RecipientList, RecipientRowError
 from composer.models.review import DecisionKind, Review, ReviewComment, ReviewDecision, ReviewState
 from composer.models.sending import (

@@ -33,7 +33,8 @@ class StaffMessage(Base):
     """An email to a member of staff ("a notice is waiting for your review").
 
     Queued in the same transaction as the change it reports, and delivered after that commit
-    by ``composer.staff_mail.deliver_pending``; a row whose ``sent_at`` is set is never resent.
+    by ``composer.delivery.staff_mail.deliver_pending``; a row whose ``sent_at`` is set is
+    never resent.
     """
 
     __tablename__ = "staff_message"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from composer.models.base import Base, UTCDateTime, utcnow
 from composer.models.user import User
@@ -47,7 +47,7 @@ class NoticeVersion(Base):
     #: The notice text (Markdown) exactly as saved, with line breaks normalised to "\n".
     body: Mapped[str] = mapped_column(Text)
     #: SHA-256 (hex) of the canonical text: subject, "\n\n", body, UTF-8
-    #: (``composer.notices.content_sha256``).
+    #: (``composer.notices.versions.content_sha256``).
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
@@ -63,3 +63,13 @@ class NoticeVersion(Base):
     def short_sha(self) -> str:
         """The first 12 hex digits of the hash, for people to compare by eye."""
         return self.sha256[:12]
+
+
+def latest_version(session: Session, incident_id: int) -> NoticeVersion | None:
+    """The incident's newest notice version, or None before anyone has saved one."""
+    return session.scalar(
+        select(NoticeVersion)
+        .where(NoticeVersion.incident_id == incident_id)
+        .order_by(NoticeVersion.number.desc())
+        .limit(1)
+    )

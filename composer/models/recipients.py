@@ -3,7 +3,7 @@
 A :class:`RecipientList` is one uploaded CSV file. Every data row of the file ends up in exactly
 one of three places: a new :class:`Recipient` (``imported``), folded into an earlier recipient
 with the same email address (``merged``, its row number kept in ``source_rows``), or refused
-with one :class:`RecipientRowError` per problem (``rejected``). ``composer.sending.recipients``
+with one :class:`RecipientRowError` per problem (``rejected``). ``composer.recipients.lists``
 writes them; docs/recipients.md describes the file.
 
 Everything here except the counts and the digest is personal data: masked in views, never
@@ -57,7 +57,7 @@ class RecipientList(Base):
 
 
 class Recipient(Base):
-    """One person on a list, normalised (``composer.rendering.merge.Recipient`` rules)."""
+    """One person on a list, normalised (``composer.rendering.merge_fields.Recipient`` rules)."""
 
     __tablename__ = "recipient"
     __table_args__ = (

@@ -171,7 +171,7 @@ class SentAddress(Base):
 
 
 class SendRateLimit(Base):
-    """A rate limit shared by every worker (``composer.sending.ratelimit``): the earliest time
+    """A rate limit shared by every worker (``composer.delivery.ratelimit``): the earliest time
     the next reservation may start. One row, ``mail``, created by the migration."""
 
     __tablename__ = "send_rate_limit"

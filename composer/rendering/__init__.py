@@ -1,9 +1,9 @@
 """Notices from the incident's facts: the first draft, the SMS summary, and (elsewhere in this
 package) the email, web page and PDF renderings. No Flask.
 
-- ``composer.rendering.draft``: ``draft_notice(facts)`` writes the first draft (Markdown).
-- ``composer.rendering.sms``: ``sms_summary(facts, company=...)`` writes a 160-character SMS.
-- ``composer.rendering.merge``: the merge-field allow-list, ``validate_merge_fields``,
+- ``composer.notices.drafting``: ``draft_notice(facts)`` writes the first draft (Markdown).
+- ``composer.notices.sms``: ``sms_summary(facts, company=...)`` writes a 160-character SMS.
+- ``composer.rendering.merge_fields``: the merge-field allow-list, ``validate_merge_fields``,
   ``Recipient``.
 - ``composer.rendering.validation``: ``validate_subject``, ``validate_draft`` (save-time checks).
 - ``composer.rendering.markdown``: Markdown to HTML (raw HTML off) and to plain text.
@@ -11,7 +11,7 @@ package) the email, web page and PDF renderings. No Flask.
 - ``composer.rendering.page``: ``render_page``, the web-page version.
 - ``composer.rendering.pdf``: ``render_pdf`` (WeasyPrint in a time-limited child process, resources
   from static/ only), ``pdf_page_png``.
-- ``composer.rendering.cli``: ``python -m composer draft`` and ``render``.
+- ``composer.cli.render``: ``python -m composer draft`` and ``render``.
 
 The names below are importable from ``composer.rendering`` itself; they load on first use, so
 importing this package does not load WeasyPrint (almost a second) until a PDF is wanted.
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         SubjectError,
     )
     from composer.rendering.markdown import markdown_to_html, markdown_to_text
-    from composer.rendering.merge import (
+    from composer.rendering.merge_fields import (
         MERGE_FIELDS,
         SAMPLE_RECIPIENT,
         Recipient,

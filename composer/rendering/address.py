@@ -27,8 +27,8 @@ from typing import Final
 import yaml
 
 from composer.rendering.errors import RecipientError
-from composer.rendering.merge import Recipient
-from composer.resources import CHECKLISTS_DIR
+from composer.rendering.merge_fields import Recipient
+from composer.support.resources import CHECKLISTS_DIR
 
 #: The country letters are posted from unless ``LETTER_HOME_COUNTRY`` says otherwise.
 DEFAULT_HOME_COUNTRY: Final = "GB"

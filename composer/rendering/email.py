@@ -23,7 +23,7 @@ from markupsafe import Markup
 from composer.rendering.environment import checked_lang, notice_css, notice_environment
 from composer.rendering.errors import RecipientError, RenderError
 from composer.rendering.markdown import markdown_to_html, markdown_to_text
-from composer.rendering.merge import MERGE_FIELDS, FieldSlots, MergeTemplate, Recipient
+from composer.rendering.merge_fields import MERGE_FIELDS, FieldSlots, MergeTemplate, Recipient
 from composer.rendering.validation import NoticeText, validate_draft, validate_subject
 
 #: .eml files and SMTP use CRLF line ends.

@@ -14,7 +14,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescap
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from composer.resources import STATIC_DIR, TEMPLATES_DIR  # templates/, static/notices/
+from composer.support.resources import STATIC_DIR, TEMPLATES_DIR  # templates/, static/notices/
 
 
 @functools.cache

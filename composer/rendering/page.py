@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from composer.rendering.environment import checked_lang, notice_css, notice_environment
 from composer.rendering.markdown import markdown_to_html
-from composer.rendering.merge import neutral_text
+from composer.rendering.merge_fields import neutral_text
 from composer.rendering.validation import NoticeText, validate_draft
 
 _MONTHS = (

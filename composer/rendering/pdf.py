@@ -12,7 +12,7 @@ Safety:
   of ``static/``) fails the whole render with :class:`ResourceRefused` naming the URL: a letter
   silently missing a part is worse than no letter. It never opens a network connection, so
   there is nothing to redirect. Styles are inline; no URL is ever given as ``stylesheets=``.
-- WeasyPrint runs in a worker process (``composer.rendering.worker``) that is killed after
+- WeasyPrint runs in a worker process (``composer.rendering.child_process``) that is killed after
   ``timeout`` seconds: :class:`RenderTimeout`.
 """
 
@@ -43,14 +43,14 @@ from weasyprint.urls import (  # type: ignore[import-untyped]
 )
 
 from composer.rendering.address import DEFAULT_HOME_COUNTRY, recipient_lines
+from composer.rendering.child_process import DEFAULT_WAIT_SECONDS, render_slot, run_with_time_limit
 from composer.rendering.environment import checked_lang, notice_css, notice_environment
 from composer.rendering.errors import RenderError, RenderTimeout, ResourceRefused
 from composer.rendering.markdown import markdown_to_html
-from composer.rendering.merge import FieldSlots, Recipient
+from composer.rendering.merge_fields import FieldSlots, Recipient
 from composer.rendering.page import long_date
 from composer.rendering.validation import NoticeText, validate_draft
-from composer.rendering.worker import DEFAULT_WAIT_SECONDS, render_slot, run_with_time_limit
-from composer.resources import STATIC_DIR
+from composer.support.resources import STATIC_DIR
 
 #: Seconds a PDF render may take before its process is killed.
 DEFAULT_TIMEOUT: Final = 20.0

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from composer.rendering.errors import MergeFieldError, SubjectError
 from composer.rendering.markdown import markdown_to_html
-from composer.rendering.merge import FieldSlots, validate_merge_fields
+from composer.rendering.merge_fields import FieldSlots, validate_merge_fields
 
 #: Longer subjects are cut off by mail clients and phones; 150 leaves room for merged names.
 MAX_SUBJECT_CHARS: Final = 150
@@ -89,7 +89,7 @@ def _encoded_break(subject: str) -> str | None:
 
 
 class NoticeText(Protocol):
-    """A draft as the renderers read it (``composer.rendering.draft.Draft`` is one)."""
+    """A draft as the renderers read it (``composer.notices.drafting.Draft`` is one)."""
 
     @property
     def subject(self) -> str: ...

@@ -134,9 +134,9 @@ def register(app: Flask) -> None:
         auth,
         errors,
         incidents,
+        letters,
         notices,
         outbox,
-        postal,
         previews,
         recipients,
         reviews,
@@ -154,7 +154,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(reviews.bp)
     app.register_blueprint(sending.bp)
     app.register_blueprint(recipients.bp)
-    app.register_blueprint(postal.bp)
+    app.register_blueprint(letters.bp)
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.jinja_env.globals["Role"] = Role

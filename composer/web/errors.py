@@ -200,13 +200,13 @@ def _resend_step(views: object, incident_id: int, step_id: str) -> tuple[str, in
 
 
 def _resend_notice(incident_id: int) -> tuple[str, int]:
-    from composer import notices
+    from composer.notices import versions
     from composer.web import incidents as incident_views
     from composer.web import notices as notice_views
 
     incident = incident_views._incident(incident_id)
     parent = request.form.get("parent", "")
-    shown = notices.get_version(db.session(), incident, int(parent)) if parent.isdigit() else None
+    shown = versions.get_version(db.session(), incident, int(parent)) if parent.isdigit() else None
     return notice_views.render_editor(
         incident,
         shown,

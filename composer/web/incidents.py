@@ -9,10 +9,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from composer import approval, evidence, incidents, notices
+from composer import approval, evidence, incidents
 from composer.checklist import Evaluation, StepRef, describe, raw_from_form
 from composer.extensions import db
 from composer.models import Incident, Role
+from composer.notices import versions
 from composer.web import catalogue, kept_forms, today
 from composer.web.access import can, require_role, signed_in
 
@@ -46,7 +47,7 @@ def index() -> str:
         evaluation = incidents.evaluate(cat, incident, today=today())
         done = sum(evaluation.step_status(ref) == "complete" for ref in cat.steps)
         progress[incident.id] = (done, len(cat.steps))
-    drafted = notices.version_counts(db.session())
+    drafted = versions.version_counts(db.session())
     kept = kept_forms.take("incidents.create")
     return render_template(
         "incidents/index.html",
@@ -72,7 +73,7 @@ def create() -> Response | tuple[str, int]:
             "incidents/index.html",
             incidents=rows,
             progress={},
-            drafted=notices.version_counts(db.session()),
+            drafted=versions.version_counts(db.session()),
             can_create=True,
             create_error=str(exc),
             title=request.form.get("title", ""),
@@ -201,7 +202,7 @@ def _render_summary(
         statuses={r.step.id: evaluation.step_status(r) for r in cat.steps},
         steps=cat.steps,
         can_edit=can(Role.AUTHOR),
-        latest_version=notices.latest_version(db.session(), incident),
+        latest_version=versions.latest_version(db.session(), incident),
         review=approval.current_review(db.session(), incident),
         audit_trail=evidence.recent_trail(db.session(), incident.id),
     )

@@ -25,9 +25,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select
 from werkzeug.wrappers import Response
 
-from composer.config import kept_form_hours
 from composer.extensions import db
 from composer.models import KeptForm, Role, User, utcnow
+from composer.settings import kept_form_hours
 
 
 @dataclass(frozen=True)

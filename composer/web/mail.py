@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy.orm import sessionmaker
 
-from composer import staff_mail
+from composer.delivery import staff_mail
+from composer.delivery.gateways import GatewayError
 from composer.extensions import db
-from composer.sending.gateways import GatewayError, MailGateway, gateway_from_config
-
-
-def mail_gateway() -> MailGateway:
-    """The gateway ``MAIL_GATEWAY`` names; the dev outbox writes through its own sessions."""
-    return gateway_from_config(current_app.config, sessionmaker(db.engine))
+from composer.workers.runtime import mail_gateway
 
 
 def deliver_staff_mail(limit: int = 20) -> staff_mail.DeliveryReport | None:

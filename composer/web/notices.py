@@ -4,8 +4,8 @@ The editor page works without JavaScript (the findings are computed here, or tak
 cache of results when the same text was checked with the same facts and switches); with it,
 static/js/lint-panel.js checks the text as it is typed through ``POST /api/lint``. A check in a
 request stops after ``LINT_TIME_BUDGET_SECONDS`` and says how much it checked. Every save of
-changed text makes a new, numbered version (composer/notices.py); "Draft notice" writes one from
-the incident's facts.
+changed text makes a new, numbered version (composer/notices/versions.py); "Draft notice"
+writes one from the incident's facts.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from composer import approval, incidents, notices
-from composer.config import lint_time_budget
+from composer import approval, incidents
 from composer.extensions import db
 from composer.models import Incident, NoticeVersion, Role, VersionSource
-from composer.notice_diff import diff_notices
+from composer.notices import versions as notices
+from composer.notices.diff import diff_notices
+from composer.settings import lint_time_budget
 from composer.web import catalogue, kept_forms, linter, today
 from composer.web.access import can, require_role, signed_in
 from composer.web.incidents import _incident
@@ -188,7 +189,7 @@ def render_editor(
     result = (
         lint_text(shown_body, incident) if shown_body.strip() and len(shown_body) <= limit else None
     )
-    from composer.rendering.merge import MERGE_FIELDS
+    from composer.rendering.merge_fields import MERGE_FIELDS
     from composer.rendering.validation import MAX_SUBJECT_CHARS
 
     page = render_template(

@@ -15,9 +15,10 @@ from typing import Final
 from flask import Blueprint, abort, current_app, render_template, send_file
 from werkzeug.wrappers import Response
 
-from composer import incidents, notices, previews
+from composer import incidents
 from composer.extensions import db
 from composer.models import Incident, NoticeVersion
+from composer.notices import previews, versions
 from composer.rendering.errors import RenderBusy, RenderError
 from composer.web import catalogue, today
 from composer.web.access import signed_in
@@ -36,7 +37,7 @@ SANDBOX_CSP: Final = (
 
 def _version(incident_id: int, number: int) -> tuple[Incident, NoticeVersion]:
     incident = _incident(incident_id)
-    version = notices.get_version(db.session(), incident, number)
+    version = versions.get_version(db.session(), incident, number)
     if version is None:
         abort(404, description=f"The notice for this incident has no version {number}.")
     return incident, version
@@ -92,7 +93,7 @@ def _render_error(message: str) -> tuple[str, int]:
 @signed_in
 def page(incident_id: int, number: int) -> str:
     incident, version = _version(incident_id, number)
-    latest = notices.latest_version(db.session(), incident)
+    latest = versions.latest_version(db.session(), incident)
     problem = _checked(version)
     email: previews.EmailPreview | None = None
     email_error = letter_error = page_error = None

@@ -3,7 +3,7 @@
 The upload is the one request allowed a body larger than ``MAX_CONTENT_LENGTH``: the view
 raises the limit for itself (``RECIPIENTS_MAX_BYTES``) before the form is read, so it checks the
 CSRF token itself too (the app-wide check would read the form first, under the small limit).
-People's details are masked on every page (``composer.sending.recipients.mask_email``).
+People's details are masked on every page (``composer.recipients.lists.mask_email``).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from werkzeug.wrappers import Response
 from composer import audit
 from composer.extensions import csrf, db
 from composer.models import Incident, Recipient, RecipientList, Role
-from composer.sending import recipients
-from composer.sending.recipients import ImportRefused, UploadTooLarge, format_megabytes
-from composer.sending.row_process import RowProcessFailed
+from composer.recipients import lists as recipients
+from composer.recipients.lists import ImportRefused, UploadTooLarge, format_megabytes
+from composer.recipients.row_process import RowProcessFailed
 from composer.web import catalogue
 from composer.web.access import can, require_role, signed_in
 from composer.web.incidents import _incident

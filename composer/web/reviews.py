@@ -27,12 +27,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from composer import accounts, approval, evidence, incidents, notices, previews
+from composer import accounts, approval, evidence, incidents
 from composer.approval import ApprovalError, ApprovalRefused, BundleMismatch
 from composer.checklist import describe
 from composer.extensions import db
 from composer.models import Incident, NoticeVersion, Review, ReviewState, Role, User, utcnow
-from composer.notice_diff import diff_notices
+from composer.notices import previews, versions
+from composer.notices.diff import diff_notices
 from composer.rendering.errors import RenderError
 from composer.web import catalogue, kept_forms, password_hasher, today
 from composer.web.access import can, require_role, signed_in
@@ -133,7 +134,7 @@ def _render_submit(
 
 
 def _latest_or_redirect(incident: Incident) -> NoticeVersion | Response:
-    latest = notices.latest_version(db.session(), incident)
+    latest = versions.latest_version(db.session(), incident)
     if latest is None:
         flash("There is no notice to submit yet: write or draft one first.", "error")
         return redirect(url_for("notices.editor", incident_id=incident.id))
@@ -239,7 +240,7 @@ def submit(incident_id: int) -> Response | tuple[str, int]:
 
 
 def _notify_approvers(incident: Incident, review: Review) -> int:
-    from composer import staff_mail
+    from composer.delivery import staff_mail
 
     approvers = _approvers_to_notify(review)
     link = url_for(".review", incident_id=incident.id, review_id=review.id)
@@ -351,7 +352,7 @@ def render_review(
         email_error = None
     except RenderError as exc:
         email, email_error = None, str(exc)
-    latest = notices.latest_version(session, incident)
+    latest = versions.latest_version(session, incident)
     page = render_template(
         "reviews/review.html",
         incident=incident,
@@ -578,7 +579,7 @@ def request_changes(incident_id: int, review_id: int) -> Response | tuple[str, i
 
 
 def _notify_author(incident: Incident, review: Review) -> None:
-    from composer import staff_mail
+    from composer.delivery import staff_mail
 
     staff_mail.queue(
         db.session(),

@@ -7,7 +7,6 @@ domain work is in ``composer.sending`` (outbox, worker) and ``composer.approval`
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +14,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     flash,
@@ -29,8 +27,18 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from composer import approval, audit, notices
-from composer.config import send_prepare_rows
+from composer import approval, audit
+from composer.delivery import dispatch, ratelimit, schedule
+from composer.delivery.gateways import BatchMessage, BatchRecipient, CohortContent, GatewayError
+from composer.delivery.webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookKeyInvalid,
+    WebhookRejected,
+    parse_events,
+    skipped_summary,
+    verify_signature,
+)
 from composer.extensions import csrf, db
 from composer.models import (
     DeliveryState,
@@ -42,24 +50,15 @@ from composer.models import (
     SendRun,
     utcnow,
 )
+from composer.notices import versions
+from composer.recipients.cohorts import latest_list
 from composer.rendering.errors import RenderError
-from composer.rendering.merge import Recipient as MergeRecipient
-from composer.sending import outbox, ratelimit, schedule
-from composer.sending.cohorts import latest_list
-from composer.sending.gateways import BatchMessage, BatchRecipient, CohortContent, GatewayError
-from composer.sending.webhook import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    WebhookKeyInvalid,
-    WebhookRejected,
-    parse_events,
-    skipped_summary,
-    verify_signature,
-)
-from composer.sending.worker import InProcessWorker
+from composer.rendering.merge_fields import Recipient
 from composer.web import catalogue, localtime, today, user_zone
 from composer.web.access import require_role, signed_in
 from composer.web.incidents import _incident
+from composer.workers.inprocess import wake_sender, worker
+from composer.workers.runtime import dispatch_settings
 
 bp = Blueprint("sending", __name__)
 
@@ -84,71 +83,6 @@ DONE_STATES = (
 )
 
 
-def dispatch_settings() -> outbox.DispatchSettings:
-    cfg = current_app.config
-    return outbox.DispatchSettings(
-        sender=str(cfg["MAIL_SENDER"]),
-        reply_to=str(cfg.get("MAIL_REPLY_TO") or ""),
-        lease=timedelta(seconds=float(cfg.get("SEND_LEASE_SECONDS", 120))),
-        rate_per_second=float(cfg.get("SEND_RATE_PER_SECOND") or 0) or None,
-        prepare_rows=send_prepare_rows(cfg),
-    )
-
-
-def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
-    """A sending worker for ``app``: its gateway and settings are read from the app's config
-    (used by the in-process thread and by ``flask --app composer send work``)."""
-    from composer.web.mail import mail_gateway
-
-    def gateway() -> Any:
-        with app.app_context():
-            return mail_gateway()
-
-    def settings() -> outbox.DispatchSettings:
-        with app.app_context():
-            return dispatch_settings()
-
-    from composer.web.postal import render_pending_letters
-
-    return InProcessWorker(
-        app,
-        gateway,
-        settings,
-        idle_seconds=idle_seconds,
-        letters=lambda: render_pending_letters(app),
-        housekeeping=lambda: purge_due(app),
-        housekeeping_seconds=float(app.config.get("RECIPIENT_PURGE_EVERY_SECONDS") or 3600),
-        threads=int(app.config["SEND_THREADS"]),
-    )
-
-
-def purge_due(app: Flask) -> None:
-    """Purge the personal data of lists past the retention period (``composer.retention``),
-    and kept forms past their expiry whatever the period; logs counts only."""
-    from composer import retention
-
-    days = int(app.config.get("RECIPIENT_RETENTION_DAYS") or 0)
-    with app.app_context():
-        try:
-            if days <= 0:
-                retention.delete_expired_kept_forms(db.session(), now=utcnow())
-                return
-            report = retention.purge(
-                db.session(),
-                older_than=timedelta(days=days),
-                now=utcnow(),
-                actor_label="retention (automatic)",
-            )
-        finally:
-            db.session.remove()
-    if report.purged:
-        app.logger.info(
-            "retention: purged the personal data of %d recipient list(s) older than %d days",
-            len(report.purged),
-            days,
-        )
-
-
 @bp.before_app_request
 def _sender_carries_on() -> None:
     """The embedded default: the sending threads start with the app's first request, so a
@@ -162,68 +96,9 @@ def _sender_carries_on() -> None:
         sender.wake()
 
 
-def wake_sender(run_id: int) -> str | None:
-    """Have the configured worker send ``run_id`` now. Returns a problem in words when the
-    workers could not be told (the run is saved and will be picked up when they start)."""
-    mode = current_app.config.get("SEND_WORKER", "inprocess")
-    if mode == "celery":
-        from composer.tasks import queue_running_runs
-
-        try:
-            queue_running_runs(current_app._get_current_object(), run_id)  # type: ignore[attr-defined]
-        except Exception:
-            current_app.logger.exception("could not queue send tasks for run %s", run_id)
-            return (
-                "The send is saved, but the Celery broker could not be reached: start Redis "
-                "and the workers (README, Sending with Celery); they pick it up when they start."
-            )
-        return None
-    sender = worker()
-    if sender is not None:
-        sender.wake()
-    return None
-
-
-def wake_letters() -> str | None:
-    """Have the configured worker render waiting letter batches now; a problem in words when
-    the workers could not be told."""
-    if current_app.config.get("SEND_WORKER", "inprocess") == "celery":
-        from composer.tasks import queue_letters
-
-        try:
-            queue_letters(current_app._get_current_object())  # type: ignore[attr-defined]
-        except Exception:
-            current_app.logger.exception("could not queue letter rendering")
-            return (
-                "The letters are saved, but the Celery broker could not be reached: start Redis "
-                "and the workers; they render waiting letters when they start."
-            )
-        return None
-    sender = worker()
-    if sender is not None:
-        sender.wake()
-    return None
-
-
-_worker_lock = threading.Lock()
-
-
-def worker() -> InProcessWorker | None:
-    """The app's in-process sender (``SEND_WORKER = "inprocess"``), started on first use."""
-    if current_app.config.get("SEND_WORKER", "inprocess") != "inprocess":
-        return None
-    extensions = current_app.extensions
-    with _worker_lock:
-        found: InProcessWorker | None = extensions.get("composer.sender")
-        if found is None:
-            found = worker_for(current_app._get_current_object())  # type: ignore[attr-defined]
-            extensions["composer.sender"] = found
-    return found
-
-
 def _release(incident: Incident) -> tuple[approval.Release | None, str | None]:
     """The approved release, or why there is none."""
-    version = notices.latest_version(db.session(), incident)
+    version = versions.latest_version(db.session(), incident)
     if version is None:
         return None, "There is no notice yet."
     try:
@@ -262,7 +137,7 @@ def _webhook() -> dict[str, Any]:
     cfg = current_app.config
     return {
         "webhook_relevant": cfg.get("MAIL_GATEWAY") == "sendgrid",
-        "webhook": outbox.webhook_status(
+        "webhook": dispatch.webhook_status(
             db.session(),
             configured=bool(cfg.get("SENDGRID_WEBHOOK_PUBLIC_KEY")),
             silent_after=timedelta(seconds=float(cfg.get("SEND_WEBHOOK_SILENT_SECONDS") or 600)),
@@ -293,11 +168,11 @@ def _send_page(incident: Incident, *, send_at: str = "", send_at_error: str = ""
             r.list_id != (recipient_list.id if recipient_list else None) for r in runs
         ),
         unreached=(
-            outbox.unreached(db.session(), list_run)
-            if list_run is not None and list_run.state in outbox.UNREACHED_RUN_STATES
+            dispatch.unreached(db.session(), list_run)
+            if list_run is not None and list_run.state in dispatch.UNREACHED_RUN_STATES
             else None
         ),
-        in_doubt=outbox.run_counts(db.session(), active)["in-doubt"] if active else 0,
+        in_doubt=dispatch.run_counts(db.session(), active)["in-doubt"] if active else 0,
         send_at=send_at,
         send_at_error=send_at_error,
         zone=user_zone().key,
@@ -357,11 +232,11 @@ def test_send(incident_id: int) -> Response:
     if release is None:
         flash(f"No test sent. {problem}", "error")
         return back
-    from composer.web.mail import mail_gateway
+    from composer.workers.runtime import mail_gateway
 
     variant = release.bundle.variants[0]
     name = current_user.display_name.split()
-    me = MergeRecipient(
+    me = Recipient(
         first_name=name[0] if name else "",
         last_name=" ".join(name[1:]),
         email=current_user.email,
@@ -473,7 +348,7 @@ def start(incident_id: int) -> Response | tuple[str, int]:
         )
         db.session.rollback()
         return page, 200
-    run = outbox.start_run(
+    run = dispatch.start_run(
         db.session(), incident, recipient_list, release, by=current_user, scheduled_for=when
     )
     db.session.commit()
@@ -500,7 +375,7 @@ def progress_data(run: SendRun) -> dict[str, Any]:
     (``waiting``: a reason code; ``status``: the sentence; ``until``: ISO time or None)."""
     session = db.session()
     now = utcnow()
-    counts = outbox.run_counts(session, run)
+    counts = dispatch.run_counts(session, run)
     total = sum(counts.values())
     done = sum(counts[s] for s in DONE_STATES)
     rate_limit = dispatch_settings().rate_per_second
@@ -651,8 +526,8 @@ def progress(incident_id: int, run_id: int) -> str:
         run=run,
         data=progress_data(run),
         unreached=(
-            outbox.unreached(db.session(), run)
-            if run.state in outbox.UNREACHED_RUN_STATES
+            dispatch.unreached(db.session(), run)
+            if run.state in dispatch.UNREACHED_RUN_STATES
             else None
         ),
         **_webhook(),
@@ -674,7 +549,7 @@ def control(incident_id: int, run_id: int, action: str) -> Response | str:
     incident = _incident(incident_id, for_update=True)
     run = _run_or_404(incident, run_id)
     if action == "now" and run.state == RunState.SCHEDULED.value:
-        count = outbox.run_counts(db.session(), run)["queued"]
+        count = dispatch.run_counts(db.session(), run)["queued"]
         confirmed, changed = _confirmed(count)
         if not confirmed:
             page = _confirm(
@@ -702,11 +577,11 @@ def control(incident_id: int, run_id: int, action: str) -> Response | str:
             flash(f"This send is {run.state}, not scheduled: nothing changed.", "error")
         return redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
     if action == "pause":
-        outbox.pause(db.session(), run)
+        dispatch.pause(db.session(), run)
     elif action == "resume":
-        outbox.resume(db.session(), run)
+        dispatch.resume(db.session(), run)
     else:
-        outbox.cancel(db.session(), run, now=utcnow())
+        dispatch.cancel(db.session(), run, now=utcnow())
     audit.record(
         db.session(),
         actor=current_user,
@@ -730,7 +605,7 @@ def resend_unreached(incident_id: int, run_id: int) -> Response | str:
     incident = _incident(incident_id, for_update=True)
     run = _run_or_404(incident, run_id)
     here = redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
-    if run.state not in outbox.UNREACHED_RUN_STATES:
+    if run.state not in dispatch.UNREACHED_RUN_STATES:
         flash(f"Nothing was sent: this send is {run.state}.", "error")
         return here
     release, problem = _release(incident)
@@ -741,7 +616,7 @@ def resend_unreached(incident_id: int, run_id: int) -> Response | str:
             "error",
         )
         return here
-    missed = outbox.unreached(db.session(), run)
+    missed = dispatch.unreached(db.session(), run)
     confirmed, changed = _confirmed(missed.total)
     if not confirmed:
         page = _confirm(
@@ -762,10 +637,10 @@ def resend_unreached(incident_id: int, run_id: int) -> Response | str:
         db.session.rollback()
         return page
     try:
-        count = outbox.resend_unreached(
+        count = dispatch.resend_unreached(
             db.session(), run, by=current_user, expected=missed.total, now=utcnow()
         )
-    except outbox.SendControlError as exc:
+    except dispatch.SendControlError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return here
@@ -788,7 +663,7 @@ def settle_in_doubt(incident_id: int, run_id: int, choice: str) -> Response | st
     incident = _incident(incident_id, for_update=True)
     run = _run_or_404(incident, run_id)
     here = redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
-    count = outbox.run_counts(db.session(), run)["in-doubt"]
+    count = dispatch.run_counts(db.session(), run)["in-doubt"]
     confirmed, changed = _confirmed(count)
     if count and not confirmed:
         resend = choice == "resend"
@@ -820,10 +695,10 @@ def settle_in_doubt(incident_id: int, run_id: int, choice: str) -> Response | st
         )
         db.session.rollback()
         return page
-    settle = outbox.resend_in_doubt if choice == "resend" else outbox.mark_in_doubt_delivered
+    settle = dispatch.resend_in_doubt if choice == "resend" else dispatch.mark_in_doubt_delivered
     try:
         done = settle(db.session(), run, by=current_user, expected=count, now=utcnow())
-    except outbox.SendControlError as exc:
+    except dispatch.SendControlError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return here
@@ -867,7 +742,7 @@ def webhook() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         return f"Refused: {exc}", 403
     except ValueError as exc:
         return f"Refused: {exc}", 400
-    outbox.apply_events(db.session(), events, now=utcnow())
+    dispatch.apply_events(db.session(), events, now=utcnow())
     db.session.commit()
     skipped = skipped_summary(events)
     if skipped:

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from composer import approval, audit, notices
+from composer import approval, audit
 from composer.approval import (
     ApprovalError,
     ApprovalRefused,
@@ -27,6 +27,7 @@ from composer.approval import (
 from composer.extensions import db
 from composer.incidents import create_incident
 from composer.models import AuditEvent, Incident, NoticeVersion, Review, ReviewState, Role, User
+from composer.notices import versions
 from tests.conftest import make_user
 
 SUBJECT = "We lost control of your email address"
@@ -66,7 +67,7 @@ class World:
         return found
 
     def save(self, body: str, *, by: str, subject: str = SUBJECT) -> NoticeVersion:
-        result = notices.save_version(
+        result = versions.save_version(
             self.session, self.incident, subject=subject, body=body, by=self.user(by)
         )
         self.session.commit()
@@ -341,7 +342,7 @@ def test_an_edit_voids_an_approval_and_sending_is_refused(world: World) -> None:
 
 def test_saving_identical_text_does_not_void(world: World) -> None:
     review = world.submit()
-    result = notices.save_version(
+    result = versions.save_version(
         world.session, world.incident, subject=SUBJECT, body=BODY, by=world.user("bob")
     )
     assert not result.created

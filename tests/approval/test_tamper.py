@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import approval, notices
+from composer import approval
 from composer.extensions import db
 from composer.models import DevOutboxMessage, Incident, RunState, SendRun, User
-from composer.web.sending import worker_for
+from composer.notices import versions
+from composer.workers.inprocess import worker_for
 from tests.conftest import sign_in
 from tests.sending.scenario import ApprovedSend, approved_send
 
@@ -79,7 +80,7 @@ def release_problem(app: Flask, incident_id: int) -> str:
         session = db.session()
         incident = session.get(Incident, incident_id)
         assert incident is not None
-        version = notices.latest_version(session, incident)
+        version = versions.latest_version(session, incident)
         assert version is not None
         bundle = approval.incident_bundle(
             session,
@@ -150,19 +151,19 @@ def test_a_version_and_its_review_records_rewritten_to_match_are_refused(
         session = db.session()
         incident = session.get(Incident, approved.incident_id)
         assert incident is not None
-        version = notices.latest_version(session, incident)
+        version = versions.latest_version(session, incident)
         assert version is not None
         drop_guard("notice_version")
         drop_guard("review_decision")
         body = "Dear {{ first_name }},\n\nNothing happened. Please ignore the press.\n"
-        sha = notices.content_sha256(version.subject, body)
+        sha = versions.content_sha256(version.subject, body)
         session.execute(
             sa.text("UPDATE notice_version SET body = :b, sha256 = :s WHERE id = :i"),
             {"b": body, "s": sha, "i": version.id},
         )
         session.commit()
         session.expire_all()
-        version = notices.latest_version(session, incident)
+        version = versions.latest_version(session, incident)
         assert version is not None
         bundle = approval.incident_bundle(
             session,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from composer.rendering.draft import HEADINGS
+from composer.notices.drafting import HEADINGS
 from tests.browser.conftest import LiveServer, Look
 from tests.conftest import EMAILS, PASSWORD, sign_in
 from tests.web.test_wizard import fill_all, new_incident

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.lint import cli
+from composer.cli import lint
 from composer.lint.engine import Linter
 
 HEDGED = "Your email address may have been compromised.\n"
@@ -29,7 +29,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def run(*args: str) -> tuple[int, str]:
     out = io.StringIO()
-    code = cli.main(list(args), out=out)
+    code = lint.main(list(args), out=out)
     return code, out.getvalue()
 
 

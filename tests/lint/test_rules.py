@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from composer.datafiles import DataFileError
 from composer.lint.catalogue import RULES_DIR, load_rules
 from composer.lint.engine import Linter
+from composer.support.datafiles import DataFileError
 
 RULES = load_rules()
 

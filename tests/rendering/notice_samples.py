@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from composer.rendering.draft import HEADINGS, Draft, draft_notice
-from composer.rendering.merge import Recipient
+from composer.notices.drafting import HEADINGS, Draft, draft_notice
+from composer.rendering.merge_fields import Recipient
 
 FACTS_DIR = Path(__file__).with_name("facts")
 COMPANY = "Example Shop Ltd"

@@ -1,4 +1,4 @@
-"""The draft generator (composer/rendering/draft.py) over hand-built fact sets.
+"""The draft generator (composer/notices/drafting.py) over hand-built fact sets.
 
 Every fact set under facts/ must give a draft with the five headings in order, a subject that
 says the reader's data was involved, no [SLOT] where the facts give the value, and no linter
@@ -18,7 +18,7 @@ from composer.checklist.catalogue import load_catalogue
 from composer.lint.engine import Linter
 from composer.lint.factcheck import parse_facts
 from composer.lint.findings import SPAN_CATEGORIES, Finding
-from composer.rendering.draft import (
+from composer.notices.drafting import (
     HEADINGS,
     Draft,
     DraftError,

@@ -8,11 +8,11 @@ from email.message import EmailMessage
 
 import pytest
 
-from composer.rendering.draft import HEADINGS, Draft
+from composer.notices.drafting import HEADINGS, Draft
 from composer.rendering.email import email_to_eml, prepare_email, render_email
 from composer.rendering.errors import MergeFieldError, RecipientError, RenderError, SubjectError
-from composer.rendering.merge import Recipient
-from composer.resources import STATIC_DIR
+from composer.rendering.merge_fields import Recipient
+from composer.support.resources import STATIC_DIR
 from tests.rendering.notice_samples import (
     COMPANY,
     HANDWRITTEN,

@@ -15,7 +15,7 @@ import pytest
 
 from composer.rendering.errors import ResourceRefused
 from composer.rendering.pdf import StaticOnlyFetcher, html_to_pdf, write_pdf
-from composer.resources import STATIC_DIR
+from composer.support.resources import STATIC_DIR
 
 #: A 1x1 transparent PNG.
 PNG = base64.b64decode(

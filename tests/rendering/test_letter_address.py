@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from composer import create_app
-from composer.config import letter_home_country
+from composer.notices.drafting import Draft
 from composer.rendering.address import UnknownCountry, envelope_lines
-from composer.rendering.draft import Draft
 from composer.rendering.errors import RecipientError
-from composer.rendering.merge import Recipient
+from composer.rendering.merge_fields import Recipient
 from composer.rendering.pdf import html_to_pdf, letter_html
+from composer.settings import letter_home_country
 from tests.conftest import base_config
 from tests.rendering.notice_samples import MM, Word, generated_draft, pdf_text, pdf_words
 

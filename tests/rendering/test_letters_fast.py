@@ -16,7 +16,7 @@ from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyp
 from weasyprint.urls import path2url  # type: ignore[import-untyped]
 
 from composer.rendering import pdf as pdf_module
-from composer.rendering.merge import Recipient
+from composer.rendering.merge_fields import Recipient
 from composer.rendering.pdf import letter_html, write_letters_pdf, write_pdf
 from tests.rendering.notice_samples import COMPANY, HOSTILE, PERSON, generated_draft, pdf_text
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from composer.rendering.errors import MergeFieldError, RecipientError
-from composer.rendering.merge import (
+from composer.rendering.merge_fields import (
     LINT_IGNORE,
     MERGE_FIELDS,
     FieldSlots,

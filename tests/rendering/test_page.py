@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from composer.rendering.draft import HEADINGS, Draft
+from composer.notices.drafting import HEADINGS, Draft
 from composer.rendering.errors import MergeFieldError, SubjectError
 from composer.rendering.page import render_page
 from tests.rendering.notice_samples import COMPANY, HANDWRITTEN, generated_draft

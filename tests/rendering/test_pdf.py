@@ -10,11 +10,11 @@ from datetime import date
 
 import pytest
 
-from composer.rendering.draft import Draft
+from composer.notices.drafting import Draft
+from composer.rendering.child_process import run_with_time_limit
 from composer.rendering.errors import MergeFieldError, RenderError, RenderTimeout, ResourceRefused
-from composer.rendering.merge import SAMPLE_RECIPIENT
+from composer.rendering.merge_fields import SAMPLE_RECIPIENT
 from composer.rendering.pdf import Paper, letter_html, pdf_page_png, render_pdf
-from composer.rendering.worker import run_with_time_limit
 from tests.rendering.notice_samples import (
     COMPANY,
     HEADINGS_IN_DRAFT,

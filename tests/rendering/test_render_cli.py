@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from composer.__main__ import main
-from composer.rendering.draft import HEADINGS
+from composer.notices.drafting import HEADINGS
 from tests.paths import REPO_ROOT
 from tests.rendering.notice_samples import FACTS_DIR, pdf_text
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from composer import create_app
-from composer.rendering import worker
+from composer.rendering import child_process
 from composer.rendering.errors import RenderBusy
 from composer.rendering.pdf import html_to_pdf
 from tests.conftest import base_config
@@ -24,7 +24,7 @@ LETTER = '<html lang="en"><title>t</title><p class="notice">Dear Alex,</p></html
 @pytest.fixture(autouse=True)
 def default_limit() -> Iterator[None]:
     yield
-    worker.limit_concurrency(None)
+    child_process.limit_concurrency(None)
 
 
 def _children() -> set[int]:
@@ -44,8 +44,8 @@ def _children() -> set[int]:
 
 
 def test_renders_beyond_the_limit_wait_their_turn_and_never_run_at_once() -> None:
-    worker.limit_concurrency(2)
-    worker._POOL.peak = 0
+    child_process.limit_concurrency(2)
+    child_process._POOL.peak = 0
     results: list[bytes] = []
     errors: list[BaseException] = []
     alive: list[int] = []
@@ -74,14 +74,14 @@ def test_renders_beyond_the_limit_wait_their_turn_and_never_run_at_once() -> Non
     assert errors == []
     assert len(results) == 6
     assert all(pdf.startswith(b"%PDF-") for pdf in results)
-    assert worker._POOL.peak == 2
+    assert child_process._POOL.peak == 2
     assert max(alive) <= 2  # never more renderer processes than the limit
 
 
 def test_a_caller_that_cannot_wait_longer_is_told_the_renderers_are_busy() -> None:
-    worker.limit_concurrency(1)
+    child_process.limit_concurrency(1)
     started = time.monotonic()
-    with worker.render_slot(), pytest.raises(RenderBusy) as raised:
+    with child_process.render_slot(), pytest.raises(RenderBusy) as raised:
         html_to_pdf(LETTER, timeout=30, wait=0.3)
     assert 0.25 <= time.monotonic() - started < 5
     assert "Every PDF renderer is busy" in str(raised.value)
@@ -91,14 +91,14 @@ def test_a_caller_that_cannot_wait_longer_is_told_the_renderers_are_busy() -> No
 
 
 def test_lowering_the_limit_stops_idle_renderers_beyond_it() -> None:
-    worker.limit_concurrency(2)
+    child_process.limit_concurrency(2)
     threads = [threading.Thread(target=html_to_pdf, args=(LETTER,)) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    worker.limit_concurrency(1)
-    assert len(worker._POOL._idle) <= 1
+    child_process.limit_concurrency(1)
+    assert len(child_process._POOL._idle) <= 1
     assert len(_children()) <= 1
 
 
@@ -114,6 +114,6 @@ def test_a_bad_limit_stops_the_app_from_starting_naming_the_setting(
 def test_the_app_sets_the_limit_and_defaults_to_the_cores(tmp_path: Path) -> None:
     config = base_config(tmp_path, f"sqlite:///{tmp_path / 'x.sqlite3'}")
     create_app({**config, "RENDER_MAX_CONCURRENT": 3})
-    assert worker.max_concurrent() == 3
+    assert child_process.max_concurrent() == 3
     create_app(config)
-    assert worker.max_concurrent() == len(os.sched_getaffinity(0))
+    assert child_process.max_concurrent() == len(os.sched_getaffinity(0))

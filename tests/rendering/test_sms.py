@@ -1,4 +1,4 @@
-"""The SMS summary (composer/rendering/sms.py): 160 GSM-7 characters, call to action first."""
+"""The SMS summary (composer/notices/sms.py): 160 GSM-7 characters, call to action first."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from composer.rendering.draft import DraftError, Facts
-from composer.rendering.sms import (
+from composer.notices.drafting import DraftError, Facts
+from composer.notices.sms import (
     ACTIONS,
     DEFAULT_ACTION,
     SMS_LIMIT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from composer.rendering.draft import Draft
+from composer.notices.drafting import Draft
 from composer.rendering.errors import MergeFieldError, SubjectError
 from composer.rendering.validation import MAX_SUBJECT_CHARS, validate_draft, validate_subject
 

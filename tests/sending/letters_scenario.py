@@ -11,15 +11,15 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import notices
+from composer.delivery import dispatch as outbox
+from composer.delivery.webhook import parse_events
 from composer.extensions import db
 from composer.incidents import create_incident
 from composer.models import Delivery, Recipient, SendRun, User, utcnow
-from composer.sending import outbox
-from composer.sending.cohorts import latest_list
-from composer.sending.recipients import import_csv
-from composer.sending.webhook import parse_events
-from composer.web.sending import worker_for
+from composer.notices import versions
+from composer.recipients.cohorts import latest_list
+from composer.recipients.lists import import_csv
+from composer.workers.inprocess import worker_for
 from tests.sending.fake_sendgrid import Accepted, make_events
 from tests.sending.scenario import approve_version
 
@@ -149,7 +149,7 @@ def send_notice(
         assert lee is not None
         catalogue = app.extensions["composer.catalogue"]
         incident = create_incident(session, catalogue, title=title, by=ana)
-        version = notices.save_version(
+        version = versions.save_version(
             session,
             incident,
             subject="We lost your email address",

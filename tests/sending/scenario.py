@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from composer import approval
+from composer.delivery import dispatch
 from composer.models import Incident, NoticeVersion, SendRun, User
+from composer.notices import versions
 
 
 def approve_version(
@@ -72,14 +74,14 @@ def approved_send(
 ) -> ApprovedSend:
     """An incident whose notice legal approved for the recipients in the CSV text ``people``,
     and (``start``) a send run for them, not yet dispatched. Commits."""
-    from composer import notices
     from composer.incidents import create_incident
-    from composer.sending import outbox
-    from composer.sending.cohorts import latest_list
-    from composer.sending.recipients import import_csv
+    from composer.recipients.cohorts import latest_list
+    from composer.recipients.lists import import_csv
 
     incident = create_incident(session, catalogue, title=title, by=author)
-    version = notices.save_version(session, incident, subject=subject, body=body, by=author).version
+    version = versions.save_version(
+        session, incident, subject=subject, body=body, by=author
+    ).version
     assert version is not None
     data = people.encode() if isinstance(people, str) else people
     import_csv(
@@ -106,9 +108,9 @@ def approved_send(
     if start:
         recipient_list = latest_list(session, incident)
         assert recipient_list is not None
-        run = outbox.start_run(session, incident, recipient_list, release, by=author)
+        run = dispatch.start_run(session, incident, recipient_list, release, by=author)
         session.commit()
-        outbox.prepare(session, run.id)  # as the worker would
+        dispatch.prepare(session, run.id)  # as the worker would
     return ApprovedSend(incident, version, release, run)
 
 

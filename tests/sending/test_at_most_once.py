@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from composer import retention
+from composer.delivery import dispatch
 from composer.models import (
     AuditEvent,
     Delivery,
@@ -21,7 +22,6 @@ from composer.models import (
     SendRun,
     SentAddress,
 )
-from composer.sending import outbox
 from tests.sending.fake_sendgrid import FakeSendGrid, Fault, running
 from tests.sending.test_outbox import SETTINGS, World
 
@@ -56,7 +56,7 @@ def dispatch_run(world: World, run_id: int) -> str:
     """Dispatch ``run_id`` until nothing is left to send; its last outcome."""
     outcome = ""
     for _ in range(50):
-        outcome = outbox.dispatch_once(
+        outcome = dispatch.dispatch_once(
             world.session,
             world.gateway,
             run_id,
@@ -73,9 +73,9 @@ def dispatch_run(world: World, run_id: int) -> str:
 
 
 def test_address_digest_ignores_case_and_surrounding_space() -> None:
-    same = {outbox.address_digest(a) for a in ("p0@example.com", " P0@Example.COM ")}
+    same = {dispatch.address_digest(a) for a in ("p0@example.com", " P0@Example.COM ")}
     assert len(same) == 1
-    assert outbox.address_digest("p0@example.com") != outbox.address_digest("p1@example.com")
+    assert dispatch.address_digest("p0@example.com") != dispatch.address_digest("p1@example.com")
 
 
 def test_the_database_refuses_a_second_delivery_of_a_version_to_an_address(world: World) -> None:
@@ -90,7 +90,7 @@ def test_the_database_refuses_a_second_delivery_of_a_version_to_an_address(world
     session.add(
         SentAddress(
             notice_version_id=version_id,
-            address_sha256=outbox.address_digest(" P0@EXAMPLE.com"),
+            address_sha256=dispatch.address_digest(" P0@EXAMPLE.com"),
             delivery_id=other,
         )
     )
@@ -117,11 +117,11 @@ def test_a_second_send_of_the_same_version_sends_nobody_twice(world: World) -> N
     )
     world.session.add(again)
     world.session.commit()
-    outbox.prepare(world.session, again.id)
+    dispatch.prepare(world.session, again.id)
     assert dispatch_run(world, again.id) == "finished"
     assert len(world.fake.requests) == requests, "a request went out"
     assert copies(world) == {1: 250}
-    states = outbox.run_counts(world.session, again)
+    states = dispatch.run_counts(world.session, again)
     assert states["already-sent"] == 250
     assert sum(states.values()) == 250
 
@@ -146,15 +146,15 @@ def test_in_doubt_recipients_wait_then_the_admin_sends_them_again_knowing_the_ri
     assert dispatch_run(world, world.run.id) == "in-doubt"  # no timer sends them
     assert run_state(world) == RunState.IN_DOUBT.value
     assert copies(world) == {1: 250}
-    counts = outbox.run_counts(world.session, world.run)
+    counts = dispatch.run_counts(world.session, world.run)
     assert (counts["in-doubt"], counts["accepted"]) == (100, 150)
 
-    with pytest.raises(outbox.SendControlError, match="now 100"):
-        outbox.resend_in_doubt(
+    with pytest.raises(dispatch.SendControlError, match="now 100"):
+        dispatch.resend_in_doubt(
             world.session, world.run, by=world.ana, expected=99, now=world.clock()
         )
     assert (
-        outbox.resend_in_doubt(
+        dispatch.resend_in_doubt(
             world.session, world.run, by=world.ana, expected=100, now=world.clock()
         )
         == 100
@@ -162,8 +162,8 @@ def test_in_doubt_recipients_wait_then_the_admin_sends_them_again_knowing_the_ri
     world.session.commit()
     assert run_state(world) == RunState.RUNNING.value
     # A second press: nothing in doubt any more, nothing done.
-    with pytest.raises(outbox.SendControlError, match="no recipients in doubt"):
-        outbox.resend_in_doubt(
+    with pytest.raises(dispatch.SendControlError, match="no recipients in doubt"):
+        dispatch.resend_in_doubt(
             world.session, world.run, by=world.ana, expected=100, now=world.clock()
         )
     assert dispatch_run(world, world.run.id) == "finished"
@@ -178,14 +178,14 @@ def test_the_admin_may_mark_in_doubt_recipients_delivered(world: World) -> None:
     world.session.commit()
     world.fake.fault(Fault.RESET_AFTER)
     assert dispatch_run(world, world.run.id) == "in-doubt"
-    done = outbox.mark_in_doubt_delivered(
+    done = dispatch.mark_in_doubt_delivered(
         world.session, world.run, by=world.ana, expected=100, now=world.clock()
     )
     world.session.commit()
     assert done == 100
     assert run_state(world) == RunState.FINISHED.value
     assert copies(world) == {1: 250}
-    counts = outbox.run_counts(world.session, world.run)
+    counts = dispatch.run_counts(world.session, world.run)
     assert counts["accepted"] == 250
 
 
@@ -203,18 +203,18 @@ def test_a_cancelled_send_can_reach_only_the_people_it_did_not_reach(world: Worl
     world.run.batch_size = 100
     world.session.commit()
     world.dispatch()  # 100 sent
-    outbox.cancel(world.session, world.run, now=world.clock())
+    dispatch.cancel(world.session, world.run, now=world.clock())
     world.session.commit()
-    missed = outbox.unreached(world.session, world.run)
+    missed = dispatch.unreached(world.session, world.run)
     assert missed.total == 150
     assert [n for _, n in missed.offered] == [150]
     # A running send cannot be "re-sent to the unreached".
-    with pytest.raises(outbox.SendControlError):
-        outbox.resend_unreached(
+    with pytest.raises(dispatch.SendControlError):
+        dispatch.resend_unreached(
             world.session, world.run, by=world.ana, expected=0, now=world.clock()
         )
     world.session.rollback()
-    count = outbox.resend_unreached(
+    count = dispatch.resend_unreached(
         world.session, world.run, by=world.ana, expected=150, now=world.clock()
     )
     world.session.commit()
@@ -222,9 +222,9 @@ def test_a_cancelled_send_can_reach_only_the_people_it_did_not_reach(world: Worl
     assert dispatch_run(world, world.run.id) == "finished"
     assert copies(world) == {1: 250}
     # Finished and everyone reached: nothing is offered, and a press does nothing.
-    assert outbox.unreached(world.session, world.run).total == 0
-    with pytest.raises(outbox.SendControlError, match="no people"):
-        outbox.resend_unreached(
+    assert dispatch.unreached(world.session, world.run).total == 0
+    with pytest.raises(dispatch.SendControlError, match="no people"):
+        dispatch.resend_unreached(
             world.session, world.run, by=world.ana, expected=150, now=world.clock()
         )
 
@@ -252,4 +252,4 @@ def test_the_migration_gives_earlier_sends_their_ledger_rows(world: World) -> No
     assert "sent_address" not in sa.inspect(world.session.get_bind()).get_table_names()
     upgrade()
     rows = world.session.execute(sa.select(SentAddress.address_sha256)).scalars().all()
-    assert sorted(rows) == sorted(outbox.address_digest(f"p{i}@example.com") for i in range(250))
+    assert sorted(rows) == sorted(dispatch.address_digest(f"p{i}@example.com") for i in range(250))

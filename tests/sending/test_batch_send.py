@@ -14,12 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
-from composer.extensions import db
-from composer.models import DevOutboxMessage
-from composer.rendering.draft import Draft
-from composer.rendering.email import prepare_email
-from composer.rendering.merge import MergeTemplate, Recipient
-from composer.sending.gateways import (
+from composer.delivery.gateways import (
     MAX_BATCH_RECIPIENTS,
     BatchAccepted,
     BatchMessage,
@@ -37,6 +32,11 @@ from composer.sending.gateways import (
     InvalidMessage,
     SendGridGateway,
 )
+from composer.extensions import db
+from composer.models import DevOutboxMessage
+from composer.notices.drafting import Draft
+from composer.rendering.email import prepare_email
+from composer.rendering.merge_fields import MergeTemplate, Recipient
 from tests.sending.fake_sendgrid import FakeSendGrid, Fault, Reply, running
 
 KEY = "SG.test-key-not-real"

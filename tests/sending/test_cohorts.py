@@ -12,13 +12,14 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import approval, notices
+from composer import approval
 from composer.approval import BundleMismatch
 from composer.extensions import db
 from composer.incidents import create_incident
 from composer.models import Incident, Recipient, Role, User
-from composer.sending import cohorts
-from composer.sending.recipients import import_csv
+from composer.notices import versions
+from composer.recipients import cohorts
+from composer.recipients.lists import import_csv
 from tests.conftest import make_user
 
 CSV = (
@@ -45,7 +46,7 @@ class World:
         self.incident: Incident = create_incident(
             self.session, self.catalogue, title="Leak", by=ana
         )
-        result = notices.save_version(
+        result = versions.save_version(
             self.session,
             self.incident,
             subject="Your password",

@@ -26,9 +26,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from composer.delivery import dispatch
 from composer.extensions import db
 from composer.models import Delivery, DeliveryState, Role, RunState, SendRun, User, utcnow
-from composer.sending import outbox
 from tests.browser.conftest import LiveServer
 from tests.conftest import make_user, sign_in
 from tests.paths import REPO_ROOT
@@ -303,7 +303,7 @@ def settle_what_events_cannot(
             admin = db.session.scalar(sa.select(User))
             assert run is not None
             assert admin is not None
-            outbox.resend_in_doubt(
+            dispatch.resend_in_doubt(
                 db.session(), run, by=admin, expected=len(doubtful), now=utcnow()
             )
             db.session.commit()

@@ -26,7 +26,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from composer.sending.webhook import verify_signature
+from composer.delivery.webhook import verify_signature
 from tests.sending.fake_sendgrid import (
     MAX_MESSAGE_BYTES,
     SIGNATURE_HEADER,

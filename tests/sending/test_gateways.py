@@ -13,9 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
-from composer.extensions import db
-from composer.models import DevOutboxMessage
-from composer.sending.gateways import (
+from composer.delivery.gateways import (
     DevOutboxGateway,
     GatewayAuthError,
     GatewayConfigError,
@@ -28,6 +26,8 @@ from composer.sending.gateways import (
     SendGridGateway,
     gateway_from_config,
 )
+from composer.extensions import db
+from composer.models import DevOutboxMessage
 from tests.sending.fake_sendgrid import FakeSendGrid, Reply, running
 
 KEY = "SG.test-key-not-real"

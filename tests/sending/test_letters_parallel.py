@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer import create_app
+from composer.delivery import letters as postal
 from composer.extensions import db
 from composer.models import Letter, LetterBatch, utcnow
-from composer.rendering import worker
-from composer.sending import postal
-from composer.web.postal import render_pending_letters, render_processes
+from composer.rendering import child_process
+from composer.workers.runtime import render_pending_letters, render_processes
 from tests.conftest import sign_in
 from tests.sending.letters_scenario import Sent, run_of, send_notice
 
@@ -47,16 +47,16 @@ def states(app: Flask) -> list[str]:
 def test_two_processes_render_two_batches_at_once_each_letter_once(app: Flask, sent: Sent) -> None:
     prepare(app, sent, batch_size=2)  # 6 letters: 3 batches
     app.config["LETTER_RENDER_PROCESSES"] = 2
-    worker.limit_concurrency(2)
-    worker._POOL.peak = 0
+    child_process.limit_concurrency(2)
+    child_process._POOL.peak = 0
     try:
         assert render_pending_letters(app)
         assert states(app).count("ready") == 2  # one call, two batches
-        assert worker._POOL.peak == 2  # side by side, not one after the other
+        assert child_process._POOL.peak == 2  # side by side, not one after the other
         assert render_pending_letters(app)  # the last one
         assert not render_pending_letters(app)
     finally:
-        worker.limit_concurrency(None)
+        child_process.limit_concurrency(None)
     assert states(app) == ["ready"] * 3
     with app.app_context():
         batches = list(db.session.scalars(sa.select(LetterBatch)))
@@ -67,13 +67,13 @@ def test_two_processes_render_two_batches_at_once_each_letter_once(app: Flask, s
 
 
 def test_processes_never_exceed_what_the_renderers_allow(app: Flask) -> None:
-    worker.limit_concurrency(3)
+    child_process.limit_concurrency(3)
     try:
         assert render_processes({"LETTER_RENDER_PROCESSES": None}) == 3
         assert render_processes({"LETTER_RENDER_PROCESSES": 8}) == 3
         assert render_processes({"LETTER_RENDER_PROCESSES": 1}) == 1
     finally:
-        worker.limit_concurrency(None)
+        child_process.limit_concurrency(None)
 
 
 @pytest.mark.parametrize("value", [0, -1, "two", 1.5, True])

@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from composer import notices
+from composer.delivery import dispatch as outbox
+from composer.delivery.gateways import CohortContent, GatewayError, SendGridGateway
+from composer.delivery.webhook import parse_events
 from composer.extensions import db
 from composer.incidents import create_incident
 from composer.models import (
@@ -24,18 +26,16 @@ from composer.models import (
     BatchState,
     Delivery,
     DeliveryState,
+    Role,
     RunState,
     SendBatch,
     SendRun,
     User,
     utcnow,
 )
-from composer.models import Role as R
-from composer.sending import outbox
-from composer.sending.cohorts import latest_list
-from composer.sending.gateways import CohortContent, GatewayError, SendGridGateway
-from composer.sending.recipients import import_csv
-from composer.sending.webhook import parse_events
+from composer.notices import versions
+from composer.recipients.cohorts import latest_list
+from composer.recipients.lists import import_csv
 from tests.conftest import make_user
 from tests.sending.fake_sendgrid import FakeSendGrid, Fault, running
 from tests.sending.scenario import approve_version
@@ -77,13 +77,13 @@ class World:
         self.fake = fake
         self.session = db.session()
         catalogue = app.extensions["composer.catalogue"]
-        ana = self.session.get(User, make_user(app, "ana@example.com", R.AUTHOR))
-        lee = self.session.get(User, make_user(app, "lee@example.com", R.APPROVER))
+        ana = self.session.get(User, make_user(app, "ana@example.com", Role.AUTHOR))
+        lee = self.session.get(User, make_user(app, "lee@example.com", Role.APPROVER))
         assert ana is not None
         assert lee is not None
         self.ana = ana
         incident = create_incident(self.session, catalogue, title="Leak", by=ana)
-        version = notices.save_version(
+        version = versions.save_version(
             self.session,
             incident,
             subject="We lost your email address",
@@ -450,7 +450,7 @@ def test_webhook_events_apply_once_and_never_move_backwards(world: World) -> Non
 
 def test_gateway_errors_are_all_handled() -> None:
     # Every GatewayError subclass the gateway raises is covered by the dispatcher's handling.
-    import composer.sending.gateways as g
+    import composer.delivery.gateways as g
 
     errors = {c for c in vars(g).values() if isinstance(c, type) and issubclass(c, GatewayError)}
     handled = {
@@ -494,7 +494,7 @@ class EventsBeforeTheAnswer:
         raise NotImplementedError
 
     def send_batch(self, message: Any) -> Any:
-        from composer.sending.gateways import GatewayTimedOut
+        from composer.delivery.gateways import GatewayTimedOut
 
         self.world.gateway.send_batch(message)
         batch_events = [

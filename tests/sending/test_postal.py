@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
-from composer import approval, notices
-from composer.approval import review as approval_review
+from composer import approval
+from composer.approval import review
+from composer.delivery import dispatch, letters
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -32,9 +33,10 @@ from composer.models import (
     User,
     utcnow,
 )
+from composer.notices import versions
+from composer.rendering import child_process
 from composer.rendering import pdf as pdf_module
-from composer.rendering.merge import Recipient as MergeRecipient
-from composer.sending import outbox, postal
+from composer.rendering.merge_fields import Recipient as MergeRecipient
 from tests.sending.letters_scenario import (
     Sent,
     catalogue_of,
@@ -77,8 +79,8 @@ def sent(app: Flask, users: dict[str, int]) -> Iterator[Sent]:
         yield done
 
 
-def prepare(sent: Sent, batch_size: int = 100) -> postal.Prepared:
-    result = postal.prepare(
+def prepare(sent: Sent, batch_size: int = 100) -> letters.Prepared:
+    result = letters.prepare(
         db.session(), run_of(sent), batch_size=batch_size, by=None, now=utcnow()
     )
     db.session.commit()
@@ -88,7 +90,7 @@ def prepare(sent: Sent, batch_size: int = 100) -> postal.Prepared:
 def render_all(app: Flask) -> list[LetterBatch]:
     done = []
     while True:
-        batch = postal.render_next_batch(
+        batch = letters.render_next_batch(
             db.session(), config=app.config, catalogue=catalogue_of(app), now=utcnow()
         )
         if batch is None:
@@ -129,7 +131,7 @@ def manifest_rows(batch: LetterBatch) -> list[dict[str, str]]:
 
 
 def test_post_bounced_dropped_and_refused_get_a_letter_and_nobody_else(sent: Sent) -> None:
-    needs = postal.needs(db.session(), run_of(sent))
+    needs = letters.needs(db.session(), run_of(sent))
     assert needs.by_reason == {"post": 3, "bounced": 2, "dropped": 1, "invalid": 1}
     assert needs.to_prepare == {"post": 3, "bounced": 1, "dropped": 1, "invalid": 1}
     assert needs.no_address == 1  # Hepzibah bounced, and has no postal address
@@ -152,21 +154,21 @@ def test_post_bounced_dropped_and_refused_get_a_letter_and_nobody_else(sent: Sen
     lettered = set(db.session.scalars(sa.select(Letter.delivery_id)))
     for who in ("Plumtree", "Vanebridge", "Noxworth"):
         assert delivery_of(who).id not in lettered, who
-    after = postal.needs(db.session(), run_of(sent))
+    after = letters.needs(db.session(), run_of(sent))
     assert after.prepared == 6
     assert after.waiting == 0
 
 
 def test_nobody_is_put_in_two_batches(sent: Sent) -> None:
     first = prepare(sent, batch_size=2)
-    assert [b.size for b in postal.batches(db.session(), run_of(sent))] == [2, 2, 2]
-    assert [b.number for b in postal.batches(db.session(), run_of(sent))] == [1, 2, 3]
+    assert [b.size for b in letters.batches(db.session(), run_of(sent))] == [2, 2, 2]
+    assert [b.number for b in letters.batches(db.session(), run_of(sent))] == [1, 2, 3]
     events = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
 
     again = prepare(sent, batch_size=2)
     assert again.letters == 0
     assert again.batch_ids == ()
-    assert len(postal.batches(db.session(), run_of(sent))) == 3
+    assert len(letters.batches(db.session(), run_of(sent))) == 3
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == events
 
     # The database itself refuses a second letter for a delivery, whatever the code does.
@@ -191,16 +193,16 @@ def test_a_bounce_after_prepare_goes_into_a_new_batch(sent: Sent) -> None:
     assert later.letters == 1
     (batch_id,) = later.batch_ids
     assert letters_in(batch_id) == [("Vanebridge", "bounced")]
-    assert [b.number for b in postal.batches(db.session(), run_of(sent))] == [1, 2]
+    assert [b.number for b in letters.batches(db.session(), run_of(sent))] == [1, 2]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Letter)) == 7
 
 
 def test_a_cancelled_send_gets_no_letters(sent: Sent) -> None:
     run = run_of(sent)
-    outbox.cancel(db.session(), run, now=utcnow())
+    dispatch.cancel(db.session(), run, now=utcnow())
     run.state = "cancelled"
     db.session.commit()
-    with pytest.raises(postal.LettersRefused, match="cancelled"):
+    with pytest.raises(letters.LettersRefused, match="cancelled"):
         prepare(sent)
 
 
@@ -296,8 +298,8 @@ def test_the_manifest_and_the_letter_have_the_same_lines_and_a_country_line_abro
     }
     for name, lines in expected.items():
         row = rows[name]
-        printed = [row[f"address_line_{n}"] for n in range(1, postal.MAX_ADDRESS_LINES + 1)]
-        assert printed == lines + [""] * (postal.MAX_ADDRESS_LINES - len(lines))
+        printed = [row[f"address_line_{n}"] for n in range(1, letters.MAX_ADDRESS_LINES + 1)]
+        assert printed == lines + [""] * (letters.MAX_ADDRESS_LINES - len(lines))
         first = int(row["first_page"])
         text = pages_text(batch.pdf, first, first)
         # The window shows the name and then exactly these lines (the left column: the date
@@ -346,7 +348,7 @@ def test_the_renderer_fetches_nothing_a_recipient_wrote(
     monkeypatch.setattr(pdf_module.StaticOnlyFetcher, "fetch", spy)
     run = run_of(sent)
     today = utcnow().date()
-    letter_for = postal.letters_for_run(
+    letter_for = letters.letters_for_run(
         db.session(), run, config=app.config, catalogue=catalogue_of(app), today=today
     )
     hostile = MergeRecipient(
@@ -391,7 +393,7 @@ def test_letters_are_refused_when_the_approval_no_longer_matches(app: Flask, sen
     assert render_all(app) == []
 
     app.config["COMPANY_NAME"] = "Example Ltd"
-    postal.retry(db.session(), batch, by=None)
+    letters.retry(db.session(), batch, by=None)
     db.session.commit()
     (again,) = render_all(app)
     assert again.state == "ready", again.error
@@ -405,7 +407,7 @@ def test_a_new_version_after_approval_refuses_letters(
     incident = db.session.get(Incident, sent.incident_id)
     assert ana is not None
     assert incident is not None
-    notices.save_version(
+    versions.save_version(
         db.session(),
         incident,
         subject="We lost your email address",
@@ -426,10 +428,10 @@ def test_a_letter_that_is_not_the_approved_one_is_refused(
     the stand-in is made to differ, as a template change the hash missed would."""
     prepare(sent)
     monkeypatch.setattr(
-        postal, "LETTER_STAND_IN", MergeRecipient(first_name="Someone", last_name="Else")
+        letters, "LETTER_STAND_IN", MergeRecipient(first_name="Someone", last_name="Else")
     )
     with pytest.raises(approval.BundleMismatch, match="is not the one legal approved"):
-        postal.letters_for_run(
+        letters.letters_for_run(
             db.session(),
             run_of(sent),
             config=app.config,
@@ -448,7 +450,7 @@ def test_a_line_break_in_stored_data_refuses_the_batch_without_quoting_it(
     printing too, and the message names the letter, never the value."""
     # The release check's recount of the list (tests/approval/test_tamper.py) would refuse
     # first; without it, the letter's own check still holds.
-    monkeypatch.setattr(approval_review, "check_recipients", lambda session, incident: None)
+    monkeypatch.setattr(review, "check_recipients", lambda session, incident: None)
     db.session.execute(
         sa.update(Recipient)
         .where(Recipient.last_name == "Postlethwaite")
@@ -469,7 +471,7 @@ def test_a_country_with_no_name_refuses_the_batch_naming_the_letter(
 ) -> None:
     """A letter abroad must name its country: a code the app has no name for (changed in the
     database since the import checked it) is not guessed at or printed as a bare code."""
-    monkeypatch.setattr(approval_review, "check_recipients", lambda session, incident: None)
+    monkeypatch.setattr(review, "check_recipients", lambda session, incident: None)
     db.session.execute(
         sa.update(Recipient).where(Recipient.last_name == "Bostwick").values(country="ZZ")
     )
@@ -489,20 +491,20 @@ def test_a_country_with_no_name_refuses_the_batch_naming_the_letter(
 
 def test_render_next_takes_the_oldest_free_batch_and_then_says_idle(app: Flask, sent: Sent) -> None:
     prepare(sent, batch_size=3)
-    first, second = postal.batches(db.session(), run_of(sent))
+    first, second = letters.batches(db.session(), run_of(sent))
     # Another worker holds the first batch: this one takes the second.
     first.lease_until = utcnow() + timedelta(minutes=5)
     db.session.commit()
     kwargs = {"config": app.config, "catalogue": catalogue_of(app)}
-    done = postal.render_next_batch(db.session(), now=utcnow(), **kwargs)
+    done = letters.render_next_batch(db.session(), now=utcnow(), **kwargs)
     assert done is not None
     assert done.id == second.id
     assert done.state == "ready"
-    assert postal.is_rendering(first, utcnow())
-    assert not postal.render_next(db.session(), now=utcnow(), **kwargs)
+    assert letters.is_rendering(first, utcnow())
+    assert not letters.render_next(db.session(), now=utcnow(), **kwargs)
     # The other worker died: once its lease runs out the batch is taken again.
     later = utcnow() + timedelta(minutes=6)
-    assert postal.render_next(db.session(), now=later, **kwargs)
+    assert letters.render_next(db.session(), now=later, **kwargs)
     db.session.refresh(first)
     assert first.state == "ready"
     assert first.attempts == 1
@@ -510,10 +512,10 @@ def test_render_next_takes_the_oldest_free_batch_and_then_says_idle(app: Flask, 
 
 def test_a_batch_whose_workers_keep_dying_fails(app: Flask, sent: Sent) -> None:
     prepare(sent)
-    (batch,) = postal.batches(db.session(), run_of(sent))
-    batch.attempts = postal.MAX_ATTEMPTS
+    (batch,) = letters.batches(db.session(), run_of(sent))
+    batch.attempts = letters.MAX_ATTEMPTS
     db.session.commit()
-    done = postal.render_next_batch(
+    done = letters.render_next_batch(
         db.session(), config=app.config, catalogue=catalogue_of(app), now=utcnow()
     )
     assert done is not None
@@ -560,7 +562,7 @@ def test_a_scheduled_send_gets_letters_once_it_has_started(sent: Sent) -> None:
     run = run_of(sent)
     run.state = "scheduled"
     db.session.commit()
-    with pytest.raises(postal.LettersRefused, match="scheduled for later"):
+    with pytest.raises(letters.LettersRefused, match="scheduled for later"):
         prepare(sent)
     run.state = "running"
     db.session.commit()
@@ -570,24 +572,23 @@ def test_a_scheduled_send_gets_letters_once_it_has_started(sent: Sent) -> None:
 def test_a_batch_waits_for_a_free_renderer_and_goes_back_to_waiting_if_none_comes(
     app: Flask, sent: Sent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from composer.rendering import worker
 
     prepare(sent)
-    (batch,) = postal.batches(db.session(), run_of(sent))
-    monkeypatch.setattr(postal, "RENDER_WAIT_SECONDS", 0.2)
-    worker.limit_concurrency(1)
+    (batch,) = letters.batches(db.session(), run_of(sent))
+    monkeypatch.setattr(letters, "RENDER_WAIT_SECONDS", 0.2)
+    child_process.limit_concurrency(1)
     try:
-        with worker.render_slot():  # a preview holds the only renderer meanwhile
-            done = postal.render_next_batch(
+        with child_process.render_slot():  # a preview holds the only renderer meanwhile
+            done = letters.render_next_batch(
                 db.session(), config=app.config, catalogue=catalogue_of(app), now=utcnow()
             )
         assert done is not None
         assert done.state == "waiting"  # not failed: a busy renderer is nobody's fault
         assert done.attempts == 0
-        assert not postal.is_rendering(done, utcnow())
+        assert not letters.is_rendering(done, utcnow())
         (again,) = render_all(app)
     finally:
-        worker.limit_concurrency(None)
+        child_process.limit_concurrency(None)
     assert again.id == batch.id
     assert again.state == "ready"
     assert again.attempts == 1

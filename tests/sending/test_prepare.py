@@ -20,10 +20,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import sessionmaker
 
 from composer import create_app
+from composer.delivery import dispatch, ratelimit
 from composer.extensions import db
 from composer.models import AuditEvent, Delivery, RunState, SendRun, User, utcnow
-from composer.sending import outbox, ratelimit
-from composer.web.sending import worker_for
+from composer.workers.inprocess import worker_for
 from tests.conftest import base_config, sign_in
 from tests.sending.fake_sendgrid import running
 from tests.sending.scenario import approved_send
@@ -146,11 +146,11 @@ def preparing(app: Flask, users: dict[str, int]) -> int:
             catalogue=app.extensions["composer.catalogue"],
             start=False,
         )
-        from composer.sending.cohorts import latest_list
+        from composer.recipients.cohorts import latest_list
 
         recipient_list = latest_list(db.session(), made.incident)
         assert recipient_list is not None
-        run = outbox.start_run(
+        run = dispatch.start_run(
             db.session(),
             made.incident,
             recipient_list,
@@ -167,25 +167,25 @@ def test_a_crash_inside_a_step_loses_the_step_and_the_restart_repeats_nothing(
     app: Flask, preparing: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with app.app_context():
-        assert outbox.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        assert dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         db.session.remove()
 
         # The worker dies after writing the next step's rows, before its commit.
-        real_insert = outbox._insert_deliveries
+        real_insert = dispatch._insert_deliveries
 
         def insert_then_die(connection: Any, rows: list[tuple[object, ...]]) -> None:
             real_insert(connection, rows)
             raise KeyboardInterrupt("kill -9")
 
-        monkeypatch.setattr(outbox, "_insert_deliveries", insert_then_die)
+        monkeypatch.setattr(dispatch, "_insert_deliveries", insert_then_die)
         with pytest.raises(KeyboardInterrupt):
-            outbox.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+            dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         db.session.remove()  # the process is gone: its transaction with it
         monkeypatch.undo()
         assert len(deliveries(app)) == 2
 
         # A new worker carries on from the committed step.
-        outbox.prepare(db.session(), preparing, rows=2)
+        dispatch.prepare(db.session(), preparing, rows=2)
         run = db.session.get(SendRun, preparing)
         assert run is not None
         assert run.state == RunState.RUNNING.value
@@ -195,7 +195,7 @@ def test_a_crash_inside_a_step_loses_the_step_and_the_restart_repeats_nothing(
     assert sorted(s for _, s in rows) == ["post", "queued", "queued", "queued", "queued"]
     assert len(started_events(app)) == 1
     with app.app_context():  # nothing left to do: preparing again writes nothing
-        assert not outbox.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        assert not dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
     assert len(deliveries(app)) == 5
 
 
@@ -209,11 +209,11 @@ def test_two_workers_on_the_same_step_write_it_once(app: Flask, preparing: int) 
         def b_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             if statement.startswith("UPDATE send_run SET prepared_through") and not raced:
                 raced.append(True)
-                assert outbox.prepare_step(other, preparing, rows=2, now=utcnow())
+                assert dispatch.prepare_step(other, preparing, rows=2, now=utcnow())
 
         sa.event.listen(db.engine, "before_cursor_execute", b_first)
         try:
-            assert not outbox.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+            assert not dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", b_first)
             other.close()
@@ -221,7 +221,7 @@ def test_two_workers_on_the_same_step_write_it_once(app: Flask, preparing: int) 
         rows = deliveries(app)
         assert len(rows) == 2
         assert len({r for r, _ in rows}) == 2
-        outbox.prepare(db.session(), preparing, rows=2)
+        dispatch.prepare(db.session(), preparing, rows=2)
     rows = deliveries(app)
     assert len(rows) == 5
     assert len({r for r, _ in rows}) == 5
@@ -229,13 +229,13 @@ def test_two_workers_on_the_same_step_write_it_once(app: Flask, preparing: int) 
 
 def test_cancel_while_preparing_stops_it_and_nothing_is_sent(app: Flask, preparing: int) -> None:
     with app.app_context():
-        assert outbox.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        assert dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         run = db.session.get(SendRun, preparing)
         assert run is not None
-        outbox.cancel(db.session(), run, now=utcnow())
+        dispatch.cancel(db.session(), run, now=utcnow())
         db.session.commit()
-        assert not outbox.prepare_step(db.session(), preparing, rows=2, now=utcnow())
-        outbox.prepare(db.session(), preparing, rows=2)
+        assert not dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        dispatch.prepare(db.session(), preparing, rows=2)
         run = db.session.get(SendRun, preparing)
         assert run is not None
         assert run.state == RunState.CANCELLED.value
@@ -248,8 +248,8 @@ def test_cancel_while_preparing_stops_it_and_nothing_is_sent(app: Flask, prepari
 def test_bad_input(app: Flask, preparing: int) -> None:
     with app.app_context():
         with pytest.raises(ValueError, match="at least one"):
-            outbox.prepare_step(db.session(), preparing, rows=0, now=utcnow())
-        assert not outbox.prepare_step(db.session(), 999_999, rows=2, now=utcnow())
+            dispatch.prepare_step(db.session(), preparing, rows=0, now=utcnow())
+        assert not dispatch.prepare_step(db.session(), 999_999, rows=2, now=utcnow())
     assert deliveries(app) == []
 
 
@@ -258,7 +258,7 @@ def test_the_page_says_why_a_send_is_waiting_and_until_when(
 ) -> None:
     app.config["SEND_WORKER"] = "none"
     with app.app_context():
-        outbox.prepare(db.session(), preparing)
+        dispatch.prepare(db.session(), preparing)
         run = db.session.get(SendRun, preparing)
         assert run is not None
         incident_id = run.incident_id
@@ -345,11 +345,11 @@ def test_kill_9_while_preparing_loses_nothing_and_repeats_nothing(
             catalogue=app.extensions["composer.catalogue"],
             start=False,
         )
-        from composer.sending.cohorts import latest_list
+        from composer.recipients.cohorts import latest_list
 
         recipient_list = latest_list(db.session(), made.incident)
         assert recipient_list is not None
-        run_id = outbox.start_run(
+        run_id = dispatch.start_run(
             db.session(), made.incident, recipient_list, made.release, by=_user(users["admin"])
         ).id
         db.session.commit()

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
+from composer.delivery import dispatch, ratelimit
 from composer.extensions import db
 from composer.models import RunState, SendBatch, SendRun, utcnow
-from composer.sending import outbox, ratelimit
 from tests.sending.fake_sendgrid import running
 from tests.sending.test_outbox import SENDER, World
 
@@ -59,12 +59,12 @@ def test_dispatch_waits_its_turn_and_sends_everyone_at_the_limit(app: Flask) -> 
             waits.append(seconds)
             world.clock.advance(seconds=seconds)
 
-        settings = outbox.DispatchSettings(
+        settings = dispatch.DispatchSettings(
             sender=SENDER, jitter=lambda: 0.0, rate_per_second=2000, sleep=sleep
         )
         started = world.clock()
         for _ in range(5):
-            outbox.dispatch_once(
+            dispatch.dispatch_once(
                 world.session,
                 world.gateway,
                 world.run.id,
@@ -96,8 +96,8 @@ def test_a_run_paused_while_waiting_for_its_turn_claims_nothing(app: Flask) -> N
                 )
                 other.commit()
 
-        settings = outbox.DispatchSettings(sender=SENDER, rate_per_second=1000, sleep=sleep)
-        result = outbox.dispatch_once(
+        settings = dispatch.DispatchSettings(sender=SENDER, rate_per_second=1000, sleep=sleep)
+        result = dispatch.dispatch_once(
             world.session,
             world.gateway,
             world.run.id,
@@ -111,10 +111,10 @@ def test_a_run_paused_while_waiting_for_its_turn_claims_nothing(app: Flask) -> N
         assert fake.accepted == []
 
 
-def dispatch_until_done(world: World, settings: outbox.DispatchSettings) -> list[str]:
+def dispatch_until_done(world: World, settings: dispatch.DispatchSettings) -> list[str]:
     outcomes: list[str] = []
     for _ in range(500):
-        result = outbox.dispatch_once(
+        result = dispatch.dispatch_once(
             world.session,
             world.gateway,
             world.run.id,
@@ -138,7 +138,7 @@ def test_201_recipients_at_4_a_second_take_about_50_seconds(app: Flask) -> None:
             waits.append(seconds)
             world.clock.advance(seconds=seconds)
 
-        settings = outbox.DispatchSettings(
+        settings = dispatch.DispatchSettings(
             sender=SENDER, jitter=lambda: 0.0, rate_per_second=4, sleep=sleep
         )
         started = world.clock()
@@ -167,7 +167,7 @@ def test_a_batch_smaller_than_its_turn_gives_the_rest_back(app: Flask) -> None:
             waits.append(seconds)
             world.clock.advance(seconds=seconds)
 
-        settings = outbox.DispatchSettings(
+        settings = dispatch.DispatchSettings(
             sender=SENDER, jitter=lambda: 0.0, rate_per_second=4, sleep=sleep
         )
         dispatch_until_done(world, settings)
@@ -202,7 +202,7 @@ def test_a_turn_is_given_back_only_when_no_one_reserved_after_it(
 
 
 def test_the_batch_size_follows_the_rate() -> None:
-    assert outbox.batch_size_for_rate(1000, 4) == 8
-    assert outbox.batch_size_for_rate(1000, 0.1) == 1
-    assert outbox.batch_size_for_rate(1000, 2000) == 1000
-    assert outbox.batch_size_for_rate(500, 1e9) == 500
+    assert dispatch.batch_size_for_rate(1000, 4) == 8
+    assert dispatch.batch_size_for_rate(1000, 0.1) == 1
+    assert dispatch.batch_size_for_rate(1000, 2000) == 1000
+    assert dispatch.batch_size_for_rate(500, 1e9) == 500

@@ -16,10 +16,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from composer.models import Recipient, RecipientList, RecipientRowError
-from composer.rendering.errors import RecipientError
-from composer.rendering.merge import Recipient as MergeRecipient
-from composer.sending import recipients, rows
-from composer.sending.recipients import (
+from composer.recipients import lists as recipients
+from composer.recipients import rows
+from composer.recipients.lists import (
     ImportRefused,
     ImportReport,
     UploadTooLarge,
@@ -29,6 +28,8 @@ from composer.sending.recipients import (
     mask_email,
     mask_name,
 )
+from composer.rendering.errors import RecipientError
+from composer.rendering.merge_fields import Recipient as MergeRecipient
 
 HEADER = "email,first_name,last_name,reference,country,language,data_categories\n"
 

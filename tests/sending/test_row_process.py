@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from composer.models import Recipient
-from composer.sending import row_process
-from composer.sending.recipients import ImportRefused, UploadTooLarge, import_csv
-from composer.sending.row_process import RowProcessFailed
+from composer.recipients import row_process
+from composer.recipients.lists import ImportRefused, UploadTooLarge, import_csv
+from composer.recipients.row_process import RowProcessFailed
 from tests.sending.test_recipients import (
     assert_accounted,
     errors,

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from composer.delivery import dispatch, schedule
 from composer.extensions import db
 from composer.models import AuditEvent, Role, RunState, SendRun, User
-from composer.sending import schedule
 from tests.conftest import make_user
 from tests.sending.scenario import approved_send
 
@@ -68,13 +68,12 @@ def test_two_workers_noticing_the_time_start_it_once(app: Flask) -> None:
             catalogue=app.extensions["composer.catalogue"],
             start=False,
         )
-        from composer.sending import outbox
-        from composer.sending.cohorts import latest_list
+        from composer.recipients.cohorts import latest_list
 
         recipient_list = latest_list(session, made.incident)
         assert recipient_list is not None
         now = datetime.now(UTC)
-        run = outbox.start_run(
+        run = dispatch.start_run(
             session,
             made.incident,
             recipient_list,
@@ -83,7 +82,7 @@ def test_two_workers_noticing_the_time_start_it_once(app: Flask) -> None:
             scheduled_for=now + timedelta(minutes=5),
         )
         session.commit()
-        outbox.prepare(session, run.id)  # as the worker would
+        dispatch.prepare(session, run.id)  # as the worker would
         assert run.state == RunState.SCHEDULED.value
         assert schedule.start_due(session, now=now) == []
         assert schedule.waiting_seconds(session, run.id, now=now) == pytest.approx(300)

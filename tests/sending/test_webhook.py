@@ -14,8 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from composer.config import Defaults
-from composer.sending.webhook import (
+from composer.delivery.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookEvent,
@@ -25,6 +24,7 @@ from composer.sending.webhook import (
     parse_events,
     verify_signature,
 )
+from composer.settings import Defaults
 from tests.sending.fake_sendgrid import (
     Accepted,
     generate_webhook_key,

@@ -12,11 +12,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer import create_app
+from composer.delivery import dispatch, release
 from composer.extensions import db
 from composer.models import Delivery, SendRun, User, utcnow
-from composer.sending import outbox, worker
-from composer.sending.worker import InProcessWorker
-from composer.web.sending import worker_for
+from composer.workers.inprocess import InProcessWorker, worker_for
 from tests.conftest import base_config
 from tests.sending.fake_sendgrid import Fault, Reply, running
 from tests.sending.scenario import started_run
@@ -93,10 +92,10 @@ def test_threads_with_faults_still_send_everyone_once(app: Flask, users: dict[st
                     if run.state == "finished":
                         break
                     if run.state == "in-doubt":
-                        doubt = outbox.run_counts(db.session(), run)["in-doubt"]
+                        doubt = dispatch.run_counts(db.session(), run)["in-doubt"]
                         admin = db.session.get(User, users["admin"])
                         assert admin is not None
-                        outbox.resend_in_doubt(
+                        dispatch.resend_in_doubt(
                             db.session(), run, by=admin, expected=doubt, now=utcnow()
                         )
                         db.session.commit()
@@ -178,14 +177,14 @@ def test_threads_check_the_approval_once_between_them(
     # Rebuilding the bundle to check it against the approval takes over a second at a
     # million recipients: the second thread waits for the first's check rather than repeat it.
     checks: list[int] = []
-    real = worker.content_for_run
+    real = release.content_for_run
 
     def slow_check(*args: object, **kwargs: object) -> object:
         checks.append(1)
         time.sleep(0.5)  # both threads ask while it runs
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(worker, "content_for_run", slow_check)
+    monkeypatch.setattr(release, "content_for_run", slow_check)
     with running() as fake:
         fake.replies.extend(Reply(202, delay=0.1) for _ in range(8))
         run_id = _start(app, users, fake.url, threads=2)

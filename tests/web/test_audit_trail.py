@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 
 from composer import audit
-from composer.csv_safe import FORMULA_TRIGGERS
 from composer.extensions import db
 from composer.models import AuditEvent
+from composer.support.csv_safe import FORMULA_TRIGGERS
 from tests.conftest import sign_in, user_by_email
 from tests.test_audit import drop_guards
 from tests.web.test_wizard import new_incident

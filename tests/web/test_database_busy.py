@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from composer import create_app
 from composer.extensions import db
 from composer.models import Incident, RecipientList, Role, User
-from composer.sending import recipients
+from composer.recipients import lists
 from tests.conftest import PASSWORD, base_config, csrf_token, make_user, sign_in
 from tests.web.test_wizard import new_incident
 
@@ -60,7 +60,7 @@ def import_in_background(app: Flask, incident_id: int, stream: SlowCsv) -> threa
     def run() -> None:
         with app.app_context():
             session = db.session()
-            recipients.import_csv(
+            lists.import_csv(
                 session,
                 stream,  # type: ignore[arg-type]
                 incident=session.get_one(Incident, incident_id),

@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from composer import create_app
-from composer.config import kept_form_hours
 from composer.extensions import db
 from composer.models import (
     KeptForm,
@@ -26,6 +25,7 @@ from composer.models import (
     Role,
     utcnow,
 )
+from composer.settings import kept_form_hours
 from composer.web.kept_forms import SIGNER_COOKIE
 from tests.conftest import PASSWORD, base_config, csrf_token, make_user, sign_in
 from tests.web.test_reviews import drafted, people, review_id_of, submit  # noqa: F401

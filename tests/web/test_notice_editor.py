@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from composer import notices
 from composer.extensions import db
 from composer.models import AuditEvent, Incident, NoticeVersion
+from composer.notices import versions as notices
 from tests.conftest import csrf_token, sign_in, user_by_email
 from tests.web.test_wizard import fill_all, new_incident
 

@@ -16,11 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import DBAPIError
 
-from composer import incidents, notices, previews
+from composer import incidents
 from composer.extensions import db
 from composer.models import AuditEvent, Incident, NoticeVersion
-from composer.rendering.draft import HEADINGS
-from composer.rendering.merge import SAMPLE_RECIPIENT
+from composer.notices import previews, versions
+from composer.notices.drafting import HEADINGS
+from composer.rendering.merge_fields import SAMPLE_RECIPIENT
 from tests.conftest import sign_in, user_by_email
 from tests.web.test_wizard import fill_all, new_incident, post_step
 
@@ -154,12 +155,12 @@ def test_the_hash_is_sha256_of_the_canonical_text(
     assert version.sha256 == hashlib.sha256(canonical).hexdigest()
     assert version.subject == SUBJECT
     assert version.body == BODY
-    assert notices.content_sha256(SUBJECT, BODY) == version.sha256
-    assert notices.content_sha256(SUBJECT, BODY.replace("\n", "\r\n")) == version.sha256
+    assert versions.content_sha256(SUBJECT, BODY) == version.sha256
+    assert versions.content_sha256(SUBJECT, BODY.replace("\n", "\r\n")) == version.sha256
     # A known answer, so the canonical form cannot drift unnoticed.
-    assert notices.canonical_text("S", "B\n") == "S\n\nB\n"
+    assert versions.canonical_text("S", "B\n") == "S\n\nB\n"
     assert (
-        notices.content_sha256("S", "B\n")
+        versions.content_sha256("S", "B\n")
         == "5da8833584d0112fb2cd138fcb52810f2347ccbdc8533ea9965454d08f11c2c7"
     )
     # The editor and the history show the first 12 characters.
@@ -209,17 +210,17 @@ def test_two_saves_at_the_same_moment_are_a_conflict_not_an_error(
 ) -> None:
     save(client, author, incident_id)
     save(client, author, incident_id, body=BODY + "\nSecond.\n", parent="1")
-    newest = notices.latest_version
+    newest = versions.latest_version
     calls: list[int] = []
 
     def not_yet_committed(session: Any, incident: Incident) -> NoticeVersion | None:
         # As if version 2 were being committed by another request while this one read.
         calls.append(1)
         if len(calls) == 1:
-            return notices.get_version(session, incident, 1)
+            return versions.get_version(session, incident, 1)
         return newest(session, incident)
 
-    monkeypatch.setattr(notices, "latest_version", not_yet_committed)
+    monkeypatch.setattr(versions, "latest_version", not_yet_committed)
     response = save(client, author, incident_id, body=BODY + "\nThird.\n", parent="1")
     assert response.status_code == 409
     page = response.get_data(as_text=True)
@@ -352,7 +353,7 @@ def test_draft_from_complete_facts_is_version_1_and_lints_clean(
     assert "Example Ltd" in version.body
     for heading in HEADINGS:
         assert f"## {heading}" in version.body
-    assert version.sha256 == notices.content_sha256(version.subject, version.body)
+    assert version.sha256 == versions.content_sha256(version.subject, version.body)
     [event] = version_events(app)
     assert event.after is not None
     assert event.after["source"] == "draft-from-facts"
@@ -592,7 +593,7 @@ def _insert_raw_version(app: Flask, incident_id: int, subject: str, body: str) -
                 number=1,
                 subject=subject,
                 body=body,
-                sha256=notices.content_sha256(subject, body),
+                sha256=versions.content_sha256(subject, body),
                 created_by=user_by_email("ana@example.com"),
                 source="edit",
             )

@@ -6,9 +6,9 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
+from composer.delivery.gateways import DevOutboxGateway, MailMessage
 from composer.extensions import db
 from composer.models import DevOutboxMessage
-from composer.sending.gateways import DevOutboxGateway, MailMessage
 from tests.conftest import sign_in
 
 HOSTILE_HTML = (

@@ -15,7 +15,7 @@ from flask import Flask
 from composer import retention
 from composer.extensions import db
 from composer.models import AuditEvent, LetterBatch, utcnow
-from composer.web.postal import render_pending_letters
+from composer.workers.runtime import render_pending_letters
 from tests.conftest import sign_in
 from tests.sending.letters_scenario import Sent, send_notice
 
@@ -214,7 +214,7 @@ def test_prepare_needs_the_forms_csrf_token(app: Flask, sent: Sent) -> None:
 def test_the_in_process_worker_renders_prepared_letters_by_itself(app: Flask, sent: Sent) -> None:
     """The embedded default: pressing Prepare wakes the sending thread, which renders the
     batches when no email is waiting."""
-    from composer.web.sending import worker
+    from composer.workers.inprocess import worker
 
     app.config["SEND_WORKER"] = "inprocess"
     client = app.test_client()

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from composer import previews
-from composer.rendering import worker
+from composer.notices import previews
+from composer.rendering import child_process
 from tests.conftest import sign_in
 from tests.web.test_notice_versions import save
 from tests.web.test_wizard import new_incident
@@ -19,11 +19,11 @@ from tests.web.test_wizard import new_incident
 @pytest.fixture
 def app(app: Flask) -> Iterator[Flask]:
     app.config.update(RENDER_MAX_CONCURRENT=1, RENDER_WAIT_SECONDS=0.2)
-    worker.limit_concurrency(1)
+    child_process.limit_concurrency(1)
     previews.CACHE.clear()
     yield app
     previews.CACHE.clear()
-    worker.limit_concurrency(None)
+    child_process.limit_concurrency(None)
 
 
 def test_letter_and_image_are_503_with_retry_after_while_every_renderer_is_busy(
@@ -33,7 +33,7 @@ def test_letter_and_image_are_503_with_retry_after_while_every_renderer_is_busy(
     incident_id = new_incident(client, token, "Mailing supplier leak")
     save(client, token, incident_id)
     base = f"/incidents/{incident_id}/notice/versions/1"
-    with worker.render_slot():  # another request's render, holding the only renderer
+    with child_process.render_slot():  # another request's render, holding the only renderer
         for part in ("letter.pdf", "letter-page-1.png"):
             response = client.get(f"{base}/{part}")
             assert response.status_code == 503, part

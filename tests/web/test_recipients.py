@@ -17,7 +17,7 @@ from werkzeug.test import encode_multipart
 
 from composer.extensions import db
 from composer.models import AuditEvent, Recipient, RecipientList
-from composer.sending import row_process
+from composer.recipients import row_process
 from tests.conftest import csrf_token, sign_in
 from tests.paths import REPO_ROOT
 from tests.web.test_wizard import new_incident

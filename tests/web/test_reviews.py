@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from composer import previews
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -25,6 +24,7 @@ from composer.models import (
     ReviewState,
     Role,
 )
+from composer.notices import previews
 from tests.conftest import PASSWORD, make_user, sign_in
 from tests.web.test_wizard import fill_all, new_incident
 

@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from composer import approval, notices
+from composer import approval
 from composer.extensions import db
 from composer.models import Incident, Review, Role, User
+from composer.notices import versions
 from tests.conftest import PASSWORD, csrf_token, make_user, sign_in
 
 WHO = ["anonymous", "author", "approver", "admin"]
@@ -26,7 +27,7 @@ def incident_id(app: Flask, users: dict[str, int]) -> int:
         assert incident is not None
         author = db.session.get(User, users["author"])
         assert author is not None
-        version = notices.save_version(
+        version = versions.save_version(
             db.session(), incident, subject="Your email address", body="Dear customer.\n", by=author
         ).version
         assert version is not None

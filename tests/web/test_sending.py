@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer import notices
+from composer.delivery import dispatch
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -29,9 +29,9 @@ from composer.models import (
     WebhookEventSeen,
     utcnow,
 )
-from composer.sending import outbox
-from composer.sending.recipients import import_csv
-from composer.web.sending import worker_for
+from composer.notices import versions
+from composer.recipients.lists import import_csv
+from composer.workers.inprocess import worker_for
 from tests.conftest import sign_in
 from tests.sending.fake_sendgrid import (
     Accepted,
@@ -64,7 +64,7 @@ def ready(app: Flask, users: dict[str, int]) -> int:
         from composer.incidents import create_incident
 
         incident = create_incident(session, catalogue, title="Leak", by=ana)
-        version = notices.save_version(
+        version = versions.save_version(
             session, incident, subject="Your email address", body="Dear {{ first_name }}.\n", by=ana
         ).version
         assert version is not None
@@ -88,7 +88,7 @@ def approve_notice(app: Flask, incident_id: int, users: dict[str, int]) -> None:
         session = db.session()
         incident = session.get(Incident, incident_id)
         assert incident is not None
-        version = notices.latest_version(session, incident)
+        version = versions.latest_version(session, incident)
         assert version is not None
         ana = session.get(User, users["author"])
         lee = session.get(User, users["approver"])
@@ -199,7 +199,7 @@ def test_pause_and_cancel(app: Flask, users: dict[str, int], ready: int) -> None
         {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"},
     ).headers["Location"]
     with app.app_context():  # the worker prepares the run's deliveries
-        outbox.prepare(db.session(), int(url.rsplit("/", 1)[1]))
+        dispatch.prepare(db.session(), int(url.rsplit("/", 1)[1]))
     client.post(url + "/pause", data={"csrf_token": token})
     work(app)
     assert client.get(url + ".json").get_json()["counts"]["queued"] == 3
@@ -423,7 +423,7 @@ def test_a_scheduled_send_waits_for_its_time_and_send_now_starts_it(
     assert response.status_code == 302
     url = response.headers["Location"]
     with app.app_context():  # the worker prepares the run's deliveries
-        outbox.prepare(db.session(), int(url.rsplit("/", 1)[1]))
+        dispatch.prepare(db.session(), int(url.rsplit("/", 1)[1]))
     page = client.get(url).get_data(as_text=True)
     assert "Sending is scheduled for" in page
     assert "nothing has been sent yet" in page
@@ -486,7 +486,7 @@ def test_a_notice_changed_after_scheduling_is_not_sent(
         ana = session.get(User, users["author"])
         assert incident is not None
         assert ana is not None
-        notices.save_version(session, incident, subject="Changed", body="Dear all.\n", by=ana)
+        versions.save_version(session, incident, subject="Changed", body="Dear all.\n", by=ana)
         session.execute(sa.update(SendRun).values(not_before=utcnow() - timedelta(seconds=1)))
         session.commit()
     work(app)
@@ -623,7 +623,7 @@ def _prepared_run(app: Flask, incident_id: int) -> tuple[Any, str, str]:
     ).headers["Location"]
     with app.app_context():
         run_id = db.session.scalars(sa.select(SendRun.id)).one()
-        outbox.prepare(db.session(), run_id)
+        dispatch.prepare(db.session(), run_id)
         db.session.remove()
     return client, token, url
 
