@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from composer import audit
 from composer.models import Base
+from composer.settings import Settings, settings_of
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
@@ -63,6 +64,15 @@ def _sqlite_busy_timeout(seconds: float, dbapi_connection: Any, _record: Any) ->
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={max(0, round(seconds * 1000))}")
         cursor.close()
+
+
+def current_settings() -> Settings:
+    """The current app's settings, typed and checked (``composer.settings.Settings``).
+
+    Built from ``current_app.config`` on each call (a few microseconds), so a change to the
+    config after ``create_app`` (tests do ``app.config.update(...)``) is seen at once. Raises
+    ``composer.settings.SettingError`` naming any setting changed to a wrong value since."""
+    return settings_of(current_app.config)
 
 
 def init_app(app: Flask) -> None:

@@ -7,7 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from flask import Flask
 
+from composer.extensions import current_settings
 from composer.settings import Defaults, SettingError, Settings, settings_of
 
 
@@ -88,3 +90,13 @@ def test_every_wrong_setting_is_named_at_once() -> None:
         settings_of({"SEND_THREADS": 0, "KEPT_FORM_HOURS": 0, "COMPANY_NAME": "fine"})
     assert caught.value.settings == ("SEND_THREADS", "KEPT_FORM_HOURS")
     assert len(str(caught.value).splitlines()) == 2
+
+
+def test_the_app_s_settings_follow_its_config(app: Flask) -> None:
+    with app.app_context():
+        assert current_settings().send_worker == app.config["SEND_WORKER"]
+        app.config.update(SEND_THREADS=5)
+        assert current_settings().send_threads == 5
+        app.config["KEPT_FORM_HOURS"] = 0
+        with pytest.raises(SettingError, match="KEPT_FORM_HOURS"):
+            current_settings()
