@@ -843,7 +843,7 @@ def check_recipients(session: Session, incident: Incident) -> RecipientList | No
     Raises :class:`RecipientsChanged` when they differ. A scan of the whole list: about 6 s
     per million recipients on SQLite (benchmarks/recipient_digest_bench.py)."""
     from composer.recipients.cohorts import latest_list
-    from composer.recipients.lists import list_digest
+    from composer.recipients.digest import list_digest
 
     found = latest_list(session, incident)
     if found is None or not found.digest:

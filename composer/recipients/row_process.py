@@ -1,11 +1,11 @@
 """A large recipient file's rows checked in a second process while this one writes them.
 
 Importing a million rows in one process takes about 20 s: half of it checking rows in Python
-(``composer.recipients.rows``), half writing them and building the list digest in the database.
+(``composer.recipients.checking``), half writing them and building the list digest in the database.
 ``check_rows_elsewhere`` overlaps the two on a machine with a second core: a child process
 (``python -c``, a fresh interpreter rather than a fork, because the web process has threads)
 reads the file's bytes from a pipe, checks every row exactly as the one-process import does
-and sends back chunks of checked rows, not yet merged (merging is a sixth of the checking
+and sends back chunks of checked rows, not yet de-duplicated (that is a sixth of the checking
 work, and this side has time to spare) (``marshal``: half the cost of ``pickle`` for lists of
 tuples of strings), which the caller writes while the child checks the next ones. The file's
 remaining bytes go to the child from a thread here, so neither side waits for the other to
@@ -39,17 +39,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Final
 
-from composer.recipients.rows import (
-    Chunk,
-    Header,
-    ImportRefused,
-    Lines,
-    RowChecker,
-    RowChecks,
-    Summary,
-    UploadTooLarge,
-    check_rows,
-)
+from composer.recipients.checking import RowChecker, RowChecks
+from composer.recipients.chunking import Summary, check_rows
+from composer.recipients.pending import Chunk
+from composer.recipients.reading import Header, ImportRefused, Lines, UploadTooLarge
 from composer.support.resources import IMPORT_ROOT
 
 #: What the child runs: ``main`` below, with the two pipes' file descriptors as arguments.
@@ -65,7 +58,7 @@ class Setup:
     """What the child needs to go on where the header ended."""
 
     list_id: int
-    #: The header's column names and the index of each known column (``rows.Header``).
+    #: The header's column names and the index of each known column (``reading.Header``).
     names: list[str]
     index: dict[str, int]
     delimiter: str
@@ -74,7 +67,7 @@ class Setup:
     us_states: tuple[str, ...] | None
     chunk_rows: int
     max_bytes: int
-    #: ``rows.Lines``'s count of bytes and lines after the header, and the overlong lines
+    #: ``reading.Lines``'s count of bytes and lines after the header, and the overlong lines
     #: not yet claimed by a row.
     bytes_read: int
     line: int
@@ -90,7 +83,7 @@ def check_rows_elsewhere(
 ) -> Summary:
     """Check the rows in ``blocks`` (the file's bytes after the header) in a child process,
     calling ``write`` with each chunk of checked rows as it arrives; returns what
-    ``rows.check_rows`` returns."""
+    ``chunking.check_rows`` returns."""
     to_child_read, to_child_write = os.pipe()
     from_child_read, from_child_write = os.pipe()
     env = dict(os.environ)
@@ -224,7 +217,7 @@ class _Feeder:
 
 
 class _Received(io.RawIOBase):
-    """The bytes the parent sends, as a stream ``rows.Lines`` can read."""
+    """The bytes the parent sends, as a stream ``reading.Lines`` can read."""
 
     def __init__(self, source: Connection) -> None:
         self._source = source
@@ -265,7 +258,7 @@ def main(argv: list[str]) -> int:
         lines.overlong = list(setup.overlong)
         checker = RowChecker(setup.categories, setup.countries, setup.us_states)
         header = Header(names=setup.names, index=setup.index, warnings=[])
-        checks = RowChecks(setup.list_id, header, checker, merger=None)  # merged there
+        checks = RowChecks(setup.list_id, header, checker, deduplicator=None)  # de-duplicated there
         reader = csv.reader(lines.rest(), delimiter=setup.delimiter)
         summary = check_rows(
             reader,

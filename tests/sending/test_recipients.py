@@ -16,18 +16,11 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from composer.models import Recipient, RecipientList, RecipientRowError
-from composer.recipients import lists as recipients
-from composer.recipients import rows
-from composer.recipients.lists import (
-    ImportRefused,
-    ImportReport,
-    UploadTooLarge,
-    error_report_csv,
-    import_csv,
-    list_digest,
-    mask_email,
-    mask_name,
-)
+from composer.recipients import checking, digest, duplicates, importing, pending, reading
+from composer.recipients.digest import list_digest
+from composer.recipients.importing import ImportReport, import_csv
+from composer.recipients.lists import error_report_csv, mask_email, mask_name
+from composer.recipients.reading import ImportRefused, UploadTooLarge
 from composer.rendering.errors import RecipientError
 from composer.rendering.merge_fields import Recipient as MergeRecipient
 
@@ -213,7 +206,7 @@ def test_hash_collisions_never_merge_different_people(
     ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every address "collides": the database, not the hash, decides what is a duplicate.
-    monkeypatch.setattr(recipients, "hash", lambda _value: 0, raising=False)
+    monkeypatch.setattr(duplicates, "hash", lambda _value: 0, raising=False)
     report = run(
         ctx,
         HEADER + "ann@example.com,Ann,,,,,name\n"
@@ -261,10 +254,10 @@ def test_the_hand_built_json_matches_json_dumps(lists: dict[str, str] | None) ->
         # As stored: the address and the data categories are JSON text.
         stored = [json.dumps(v) if isinstance(v, list) else v for v in values]
         for _ in range(2):  # the second time, from ``lists``
-            assert recipients.canonical_line(stored, lists) == (
+            assert digest.canonical_line(stored, lists) == (
                 json.dumps(values, ensure_ascii=False, separators=(",", ":")) + "\n"
             )
-    assert rows._json_texts(STRINGS) == json.dumps(STRINGS)
+    assert pending.json_texts(STRINGS) == json.dumps(STRINGS)
 
 
 @pytest.mark.parametrize(
@@ -289,7 +282,7 @@ def test_stored_lists_become_compact_json(stored: str) -> None:
     # Stored JSON (json.dumps with its ", " separators, or any other spelling) becomes the
     # compact text of the same list, escaped as json.dumps(ensure_ascii=False) escapes.
     compact = json.dumps(json.loads(stored), ensure_ascii=False, separators=(",", ":"))
-    assert recipients._compact_list(stored) == compact
+    assert digest._compact_list(stored) == compact
 
 
 def test_the_digest_is_the_documented_hash(ctx: dict[str, Any]) -> None:
@@ -331,15 +324,15 @@ def test_sqlite_builds_the_same_lines_as_the_documented_json(ctx: dict[str, Any]
         "E@EXAMPLE.COM,Again,,,,,,phone\n",
     )
     assert report.merged == 1
-    plain = recipients._digest(session.connection(), report.recipient_list.id, in_sqlite=False)
+    plain = digest._digest(session.connection(), report.recipient_list.id, in_sqlite=False)
     assert report.digest == plain
     # Lists written another way (by hand, or by a future version): escapes and spaces.
     session.execute(
         sa.text("UPDATE recipient SET address = :spelt WHERE email = 'q@example.com'"),
         {"spelt": '[ "1 \\"Rue\\" \\\\ Zo\\u00eb" ,"Paris\\/x"]'},
     )
-    in_sqlite = recipients._digest(session.connection(), report.recipient_list.id, in_sqlite=True)
-    plain = recipients._digest(session.connection(), report.recipient_list.id, in_sqlite=False)
+    in_sqlite = digest._digest(session.connection(), report.recipient_list.id, in_sqlite=True)
+    plain = digest._digest(session.connection(), report.recipient_list.id, in_sqlite=False)
     assert in_sqlite == plain != report.digest
 
 
@@ -352,17 +345,17 @@ def test_the_import_gives_back_the_bigger_sqlite_cache(
     connection = session.connection()
     before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
     seen: list[int] = []
-    real = recipients._Writer.write
+    real = importing._Writer.write
 
     def write(writer: Any, chunk: Any) -> None:
         seen.append(connection.exec_driver_sql("PRAGMA cache_size").scalar())
         real(writer, chunk)
 
-    monkeypatch.setattr(recipients._Writer, "write", write)
+    monkeypatch.setattr(importing._Writer, "write", write)
     run(ctx, "email\na@example.com\n")
     with pytest.raises(ImportRefused):
         run(ctx, b"")
-    assert seen == [-recipients.IMPORT_CACHE_KIB]
+    assert seen == [-importing.IMPORT_CACHE_KIB]
     assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before
 
 
@@ -651,9 +644,9 @@ def test_a_file_over_the_limit_is_refused(ctx: dict[str, Any]) -> None:
 
 
 def test_format_megabytes() -> None:
-    assert recipients.format_megabytes(200 * 1024 * 1024) == "200 MB"
-    assert recipients.format_megabytes(1536 * 1024) == "1.5 MB"
-    assert recipients.format_megabytes(2048) == "2 KB"
+    assert reading.format_megabytes(200 * 1024 * 1024) == "200 MB"
+    assert reading.format_megabytes(1536 * 1024) == "1.5 MB"
+    assert reading.format_megabytes(2048) == "2 KB"
 
 
 # --- Every row accounted for --------------------------------------------------------------------
@@ -715,8 +708,8 @@ def test_the_fast_text_check_agrees_with_merge_recipient(value: str) -> None:
         expected = None
     except RecipientError as exc:
         expected = str(exc)
-    found = rows.RowChecker.text(value.strip(), "first_name")
-    if expected is None and rows.INVISIBLE.search(value):
+    found = checking.RowChecker.text(value.strip(), "first_name")
+    if expected is None and checking.INVISIBLE.search(value):
         # The one rule of the upload's own: invisible formatting characters (below).
         assert found is not None
         assert "invisible character" in found
@@ -754,7 +747,7 @@ EMAILS = [
 
 
 def test_the_email_fast_path_agrees_with_email_validator() -> None:
-    checker = rows.RowChecker(categories=(), countries=None, us_states=None)
+    checker = checking.RowChecker(categories=(), countries=None, us_states=None)
     # Twice each, so the second pass goes through the per-domain cache.
     for address in EMAILS + EMAILS:
         try:
@@ -762,7 +755,7 @@ def test_the_email_fast_path_agrees_with_email_validator() -> None:
             expected = (
                 normalized.lower()
                 if normalized.isascii()
-                else normalized.translate(rows._ASCII_UPPER)
+                else normalized.translate(checking._ASCII_UPPER)
             )
         except EmailNotValidError:
             expected = ""
