@@ -10,7 +10,7 @@ together send at most ``rate`` recipients per second, plus one batch.
 A worker reserves before it claims (so a claim's lease never runs out while it waits), for the
 batch it means to claim; when the claim holds fewer (the end of a cohort or of the list), it
 gives the rest back if no one has reserved after it. Batches are cut to a few seconds of the
-rate (``outbox.batch_size_for_rate``), so a reservation never holds minutes for a batch that
+rate (``dispatch.batch_size_for_rate``), so a reservation never holds minutes for a batch that
 turns out small.
 
 No Flask; nothing here sees personal data.

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from composer.delivery import dispatch as outbox
+from composer.delivery import preparing, reconcile
 from composer.delivery.webhook import parse_events
 from composer.extensions import db
 from composer.incidents import create_incident
@@ -119,7 +119,7 @@ def webhook(event: str, *who: str) -> None:
                 custom_args={"o": str(delivery.id), "b": str(delivery.batch_id)},
             )
         )
-    outbox.apply_events(
+    reconcile.apply_events(
         db.session(), parse_events(json.dumps(make_events(accepted, event)).encode()), now=utcnow()
     )
     db.session.commit()
@@ -179,9 +179,9 @@ def send_notice(
         )
         recipient_list = latest_list(session, incident)
         assert recipient_list is not None
-        run = outbox.start_run(session, incident, recipient_list, release, by=ana)
+        run = preparing.start_run(session, incident, recipient_list, release, by=ana)
         session.commit()
-        outbox.prepare(session, run.id)  # as the worker would
+        preparing.prepare(session, run.id)  # as the worker would
         sent = Sent(incident.id, run.id, recipient_list.id, ana.id, lee.id)
     if dispatch:
         sender = worker_for(app)

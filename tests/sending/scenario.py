@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from composer import approval
-from composer.delivery import dispatch
+from composer.delivery import preparing
 from composer.models import Incident, NoticeVersion, SendRun, User
 from composer.notices import versions
 
@@ -108,9 +108,9 @@ def approved_send(
     if start:
         recipient_list = latest_list(session, incident)
         assert recipient_list is not None
-        run = dispatch.start_run(session, incident, recipient_list, release, by=author)
+        run = preparing.start_run(session, incident, recipient_list, release, by=author)
         session.commit()
-        dispatch.prepare(session, run.id)  # as the worker would
+        preparing.prepare(session, run.id)  # as the worker would
     return ApprovedSend(incident, version, release, run)
 
 

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from composer import retention
-from composer.delivery import dispatch
+from composer.delivery import control, dispatch, ledger, preparing, tables
 from composer.models import (
     AuditEvent,
     Delivery,
@@ -73,9 +73,9 @@ def dispatch_run(world: World, run_id: int) -> str:
 
 
 def test_address_digest_ignores_case_and_surrounding_space() -> None:
-    same = {dispatch.address_digest(a) for a in ("p0@example.com", " P0@Example.COM ")}
+    same = {ledger.address_digest(a) for a in ("p0@example.com", " P0@Example.COM ")}
     assert len(same) == 1
-    assert dispatch.address_digest("p0@example.com") != dispatch.address_digest("p1@example.com")
+    assert ledger.address_digest("p0@example.com") != ledger.address_digest("p1@example.com")
 
 
 def test_the_database_refuses_a_second_delivery_of_a_version_to_an_address(world: World) -> None:
@@ -90,7 +90,7 @@ def test_the_database_refuses_a_second_delivery_of_a_version_to_an_address(world
     session.add(
         SentAddress(
             notice_version_id=version_id,
-            address_sha256=dispatch.address_digest(" P0@EXAMPLE.com"),
+            address_sha256=ledger.address_digest(" P0@EXAMPLE.com"),
             delivery_id=other,
         )
     )
@@ -117,11 +117,11 @@ def test_a_second_send_of_the_same_version_sends_nobody_twice(world: World) -> N
     )
     world.session.add(again)
     world.session.commit()
-    dispatch.prepare(world.session, again.id)
+    preparing.prepare(world.session, again.id)
     assert dispatch_run(world, again.id) == "finished"
     assert len(world.fake.requests) == requests, "a request went out"
     assert copies(world) == {1: 250}
-    states = dispatch.run_counts(world.session, again)
+    states = tables.run_counts(world.session, again)
     assert states["already-sent"] == 250
     assert sum(states.values()) == 250
 
@@ -146,15 +146,15 @@ def test_in_doubt_recipients_wait_then_the_admin_sends_them_again_knowing_the_ri
     assert dispatch_run(world, world.run.id) == "in-doubt"  # no timer sends them
     assert run_state(world) == RunState.IN_DOUBT.value
     assert copies(world) == {1: 250}
-    counts = dispatch.run_counts(world.session, world.run)
+    counts = tables.run_counts(world.session, world.run)
     assert (counts["in-doubt"], counts["accepted"]) == (100, 150)
 
-    with pytest.raises(dispatch.SendControlError, match="now 100"):
-        dispatch.resend_in_doubt(
+    with pytest.raises(control.SendControlError, match="now 100"):
+        control.resend_in_doubt(
             world.session, world.run, by=world.ana, expected=99, now=world.clock()
         )
     assert (
-        dispatch.resend_in_doubt(
+        control.resend_in_doubt(
             world.session, world.run, by=world.ana, expected=100, now=world.clock()
         )
         == 100
@@ -162,8 +162,8 @@ def test_in_doubt_recipients_wait_then_the_admin_sends_them_again_knowing_the_ri
     world.session.commit()
     assert run_state(world) == RunState.RUNNING.value
     # A second press: nothing in doubt any more, nothing done.
-    with pytest.raises(dispatch.SendControlError, match="no recipients in doubt"):
-        dispatch.resend_in_doubt(
+    with pytest.raises(control.SendControlError, match="no recipients in doubt"):
+        control.resend_in_doubt(
             world.session, world.run, by=world.ana, expected=100, now=world.clock()
         )
     assert dispatch_run(world, world.run.id) == "finished"
@@ -178,14 +178,14 @@ def test_the_admin_may_mark_in_doubt_recipients_delivered(world: World) -> None:
     world.session.commit()
     world.fake.fault(Fault.RESET_AFTER)
     assert dispatch_run(world, world.run.id) == "in-doubt"
-    done = dispatch.mark_in_doubt_delivered(
+    done = control.mark_in_doubt_delivered(
         world.session, world.run, by=world.ana, expected=100, now=world.clock()
     )
     world.session.commit()
     assert done == 100
     assert run_state(world) == RunState.FINISHED.value
     assert copies(world) == {1: 250}
-    counts = dispatch.run_counts(world.session, world.run)
+    counts = tables.run_counts(world.session, world.run)
     assert counts["accepted"] == 250
 
 
@@ -203,18 +203,18 @@ def test_a_cancelled_send_can_reach_only_the_people_it_did_not_reach(world: Worl
     world.run.batch_size = 100
     world.session.commit()
     world.dispatch()  # 100 sent
-    dispatch.cancel(world.session, world.run, now=world.clock())
+    control.cancel(world.session, world.run, now=world.clock())
     world.session.commit()
-    missed = dispatch.unreached(world.session, world.run)
+    missed = control.unreached(world.session, world.run)
     assert missed.total == 150
     assert [n for _, n in missed.offered] == [150]
     # A running send cannot be "re-sent to the unreached".
-    with pytest.raises(dispatch.SendControlError):
-        dispatch.resend_unreached(
+    with pytest.raises(control.SendControlError):
+        control.resend_unreached(
             world.session, world.run, by=world.ana, expected=0, now=world.clock()
         )
     world.session.rollback()
-    count = dispatch.resend_unreached(
+    count = control.resend_unreached(
         world.session, world.run, by=world.ana, expected=150, now=world.clock()
     )
     world.session.commit()
@@ -222,9 +222,9 @@ def test_a_cancelled_send_can_reach_only_the_people_it_did_not_reach(world: Worl
     assert dispatch_run(world, world.run.id) == "finished"
     assert copies(world) == {1: 250}
     # Finished and everyone reached: nothing is offered, and a press does nothing.
-    assert dispatch.unreached(world.session, world.run).total == 0
-    with pytest.raises(dispatch.SendControlError, match="no people"):
-        dispatch.resend_unreached(
+    assert control.unreached(world.session, world.run).total == 0
+    with pytest.raises(control.SendControlError, match="no people"):
+        control.resend_unreached(
             world.session, world.run, by=world.ana, expected=150, now=world.clock()
         )
 
@@ -252,4 +252,4 @@ def test_the_migration_gives_earlier_sends_their_ledger_rows(world: World) -> No
     assert "sent_address" not in sa.inspect(world.session.get_bind()).get_table_names()
     upgrade()
     rows = world.session.execute(sa.select(SentAddress.address_sha256)).scalars().all()
-    assert sorted(rows) == sorted(dispatch.address_digest(f"p{i}@example.com") for i in range(250))
+    assert sorted(rows) == sorted(ledger.address_digest(f"p{i}@example.com") for i in range(250))

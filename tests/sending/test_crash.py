@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer.delivery import dispatch
+from composer.delivery import control
 from composer.extensions import db
 from composer.models import Delivery, DeliveryState, Role, RunState, SendRun, User, utcnow
 from tests.browser.conftest import LiveServer
@@ -303,7 +303,7 @@ def settle_what_events_cannot(
             admin = db.session.scalar(sa.select(User))
             assert run is not None
             assert admin is not None
-            dispatch.resend_in_doubt(
+            control.resend_in_doubt(
                 db.session(), run, by=admin, expected=len(doubtful), now=utcnow()
             )
             db.session.commit()

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from composer.delivery import control, preparing, reconcile, tables
 from composer.delivery import dispatch as outbox
 from composer.delivery.gateways import CohortContent, GatewayError, SendGridGateway
 from composer.delivery.webhook import parse_events
@@ -113,9 +114,9 @@ class World:
         )
         recipient_list = latest_list(self.session, incident)
         assert recipient_list is not None
-        self.run = outbox.start_run(self.session, incident, recipient_list, release, by=ana)
+        self.run = preparing.start_run(self.session, incident, recipient_list, release, by=ana)
         self.session.commit()
-        outbox.prepare(self.session, self.run.id)  # as the worker would
+        preparing.prepare(self.session, self.run.id)  # as the worker would
         variant = release.bundle.variants[0]
         self.content = CohortContent(subject=variant.subject, html=variant.html, text=variant.text)
         self.gateway = SendGridGateway("SG.test", SENDER, host=fake.url, timeout=0.5)
@@ -142,11 +143,11 @@ class World:
         raise AssertionError(f"not finished: {self.counts()}")
 
     def counts(self) -> dict[str, int]:
-        return {k: v for k, v in outbox.run_counts(self.session, self.run).items() if v}
+        return {k: v for k, v in tables.run_counts(self.session, self.run).items() if v}
 
     def events(self, kind: str) -> int:
         payload = json.dumps(self.fake.events(kind)).encode()
-        applied = outbox.apply_events(self.session, parse_events(payload), now=self.clock())
+        applied = reconcile.apply_events(self.session, parse_events(payload), now=self.clock())
         self.session.commit()
         return applied.applied
 
@@ -344,7 +345,7 @@ def test_a_worker_killed_after_claiming_never_loses_recipients(world: World) -> 
     run = world.session.get(SendRun, world.run.id)
     assert run is not None
     # The admin knows nothing went out (the worker died before sending) and sends them.
-    outbox.resend_in_doubt(world.session, run, by=world.ana, expected=1000, now=world.clock())
+    control.resend_in_doubt(world.session, run, by=world.ana, expected=1000, now=world.clock())
     world.session.commit()
     world.until_done()
     assert_exactly_once(world, 2500)
@@ -413,7 +414,7 @@ def test_a_refused_key_stops_the_run_and_keeps_everyone_queued(world: World) -> 
     assert run.message is not None
     assert "still queued" in run.message
     assert world.counts() == {"queued": 2500}
-    outbox.resume(world.session, run)
+    control.resume(world.session, run)
     world.session.commit()
     world.until_done()
     assert_exactly_once(world, 2500)
@@ -423,11 +424,11 @@ def test_pause_and_cancel(world: World) -> None:
     world.dispatch()
     run = world.session.get(SendRun, world.run.id)
     assert run is not None
-    outbox.pause(world.session, run)
+    control.pause(world.session, run)
     world.session.commit()
     assert world.dispatch().outcome == "paused"
-    outbox.resume(world.session, run)
-    cancelled = outbox.cancel(world.session, run, now=world.clock())
+    control.resume(world.session, run)
+    cancelled = control.cancel(world.session, run, now=world.clock())
     world.session.commit()
     assert cancelled == 1500
     assert world.counts() == {"accepted": 1000, "cancelled": 1500}
@@ -437,14 +438,14 @@ def test_webhook_events_apply_once_and_never_move_backwards(world: World) -> Non
     world.until_done()
     assert world.events("delivered") == 2500
     payload = json.dumps(world.fake.events("delivered")).encode()
-    again = outbox.apply_events(world.session, parse_events(payload), now=world.clock())
+    again = reconcile.apply_events(world.session, parse_events(payload), now=world.clock())
     assert again.duplicates == 0  # fresh sg_event_ids: new events, but states do not go back
     assert world.events("processed") == 2500
     assert world.counts() == {"delivered": 2500}
     repeat = world.fake.events("bounce", emails=["p1@example.com"])
     raw = json.dumps(repeat).encode()
-    outbox.apply_events(world.session, parse_events(raw), now=world.clock())
-    second = outbox.apply_events(world.session, parse_events(raw), now=world.clock())
+    reconcile.apply_events(world.session, parse_events(raw), now=world.clock())
+    second = reconcile.apply_events(world.session, parse_events(raw), now=world.clock())
     assert second.duplicates == 1
 
 
@@ -474,7 +475,7 @@ def test_one_event_for_an_in_doubt_batch_settles_the_whole_batch(world: World) -
     world.dispatch()
     assert world.counts() == {"in-doubt": 1000, "queued": 1500}
     one = world.fake.events("processed", emails=["p0@example.com"])
-    outbox.apply_events(world.session, parse_events(json.dumps(one).encode()), now=world.clock())
+    reconcile.apply_events(world.session, parse_events(json.dumps(one).encode()), now=world.clock())
     world.session.commit()
     assert world.counts() == {"accepted": 1000, "queued": 1500}
     world.clock.advance(minutes=11)  # past the window: nothing from that batch is resent
@@ -502,7 +503,7 @@ class EventsBeforeTheAnswer:
         ]
         with self.world.app.app_context():
             other = db.session()  # the webhook's own session and transaction
-            outbox.apply_events(
+            reconcile.apply_events(
                 other, parse_events(json.dumps(batch_events).encode()), now=utcnow()
             )
             other.commit()

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from composer import approval
 from composer.approval import review
-from composer.delivery import dispatch, letters
+from composer.delivery import control, letters
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -199,7 +199,7 @@ def test_a_bounce_after_prepare_goes_into_a_new_batch(sent: Sent) -> None:
 
 def test_a_cancelled_send_gets_no_letters(sent: Sent) -> None:
     run = run_of(sent)
-    dispatch.cancel(db.session(), run, now=utcnow())
+    control.cancel(db.session(), run, now=utcnow())
     run.state = "cancelled"
     db.session.commit()
     with pytest.raises(letters.LettersRefused, match="cancelled"):

@@ -20,7 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import sessionmaker
 
 from composer import create_app
-from composer.delivery import dispatch, ratelimit
+from composer.delivery import control, ratelimit
+from composer.delivery import preparing as preparation
 from composer.extensions import db
 from composer.models import AuditEvent, Delivery, RunState, SendRun, User, utcnow
 from composer.workers.inprocess import worker_for
@@ -150,7 +151,7 @@ def preparing(app: Flask, users: dict[str, int]) -> int:
 
         recipient_list = latest_list(db.session(), made.incident)
         assert recipient_list is not None
-        run = dispatch.start_run(
+        run = preparation.start_run(
             db.session(),
             made.incident,
             recipient_list,
@@ -167,25 +168,25 @@ def test_a_crash_inside_a_step_loses_the_step_and_the_restart_repeats_nothing(
     app: Flask, preparing: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with app.app_context():
-        assert dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        assert preparation.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         db.session.remove()
 
         # The worker dies after writing the next step's rows, before its commit.
-        real_insert = dispatch._insert_deliveries
+        real_insert = preparation._insert_deliveries
 
         def insert_then_die(connection: Any, rows: list[tuple[object, ...]]) -> None:
             real_insert(connection, rows)
             raise KeyboardInterrupt("kill -9")
 
-        monkeypatch.setattr(dispatch, "_insert_deliveries", insert_then_die)
+        monkeypatch.setattr(preparation, "_insert_deliveries", insert_then_die)
         with pytest.raises(KeyboardInterrupt):
-            dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+            preparation.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         db.session.remove()  # the process is gone: its transaction with it
         monkeypatch.undo()
         assert len(deliveries(app)) == 2
 
         # A new worker carries on from the committed step.
-        dispatch.prepare(db.session(), preparing, rows=2)
+        preparation.prepare(db.session(), preparing, rows=2)
         run = db.session.get(SendRun, preparing)
         assert run is not None
         assert run.state == RunState.RUNNING.value
@@ -195,7 +196,7 @@ def test_a_crash_inside_a_step_loses_the_step_and_the_restart_repeats_nothing(
     assert sorted(s for _, s in rows) == ["post", "queued", "queued", "queued", "queued"]
     assert len(started_events(app)) == 1
     with app.app_context():  # nothing left to do: preparing again writes nothing
-        assert not dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        assert not preparation.prepare_step(db.session(), preparing, rows=2, now=utcnow())
     assert len(deliveries(app)) == 5
 
 
@@ -209,11 +210,11 @@ def test_two_workers_on_the_same_step_write_it_once(app: Flask, preparing: int) 
         def b_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             if statement.startswith("UPDATE send_run SET prepared_through") and not raced:
                 raced.append(True)
-                assert dispatch.prepare_step(other, preparing, rows=2, now=utcnow())
+                assert preparation.prepare_step(other, preparing, rows=2, now=utcnow())
 
         sa.event.listen(db.engine, "before_cursor_execute", b_first)
         try:
-            assert not dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+            assert not preparation.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", b_first)
             other.close()
@@ -221,7 +222,7 @@ def test_two_workers_on_the_same_step_write_it_once(app: Flask, preparing: int) 
         rows = deliveries(app)
         assert len(rows) == 2
         assert len({r for r, _ in rows}) == 2
-        dispatch.prepare(db.session(), preparing, rows=2)
+        preparation.prepare(db.session(), preparing, rows=2)
     rows = deliveries(app)
     assert len(rows) == 5
     assert len({r for r, _ in rows}) == 5
@@ -229,13 +230,13 @@ def test_two_workers_on_the_same_step_write_it_once(app: Flask, preparing: int) 
 
 def test_cancel_while_preparing_stops_it_and_nothing_is_sent(app: Flask, preparing: int) -> None:
     with app.app_context():
-        assert dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        assert preparation.prepare_step(db.session(), preparing, rows=2, now=utcnow())
         run = db.session.get(SendRun, preparing)
         assert run is not None
-        dispatch.cancel(db.session(), run, now=utcnow())
+        control.cancel(db.session(), run, now=utcnow())
         db.session.commit()
-        assert not dispatch.prepare_step(db.session(), preparing, rows=2, now=utcnow())
-        dispatch.prepare(db.session(), preparing, rows=2)
+        assert not preparation.prepare_step(db.session(), preparing, rows=2, now=utcnow())
+        preparation.prepare(db.session(), preparing, rows=2)
         run = db.session.get(SendRun, preparing)
         assert run is not None
         assert run.state == RunState.CANCELLED.value
@@ -248,8 +249,8 @@ def test_cancel_while_preparing_stops_it_and_nothing_is_sent(app: Flask, prepari
 def test_bad_input(app: Flask, preparing: int) -> None:
     with app.app_context():
         with pytest.raises(ValueError, match="at least one"):
-            dispatch.prepare_step(db.session(), preparing, rows=0, now=utcnow())
-        assert not dispatch.prepare_step(db.session(), 999_999, rows=2, now=utcnow())
+            preparation.prepare_step(db.session(), preparing, rows=0, now=utcnow())
+        assert not preparation.prepare_step(db.session(), 999_999, rows=2, now=utcnow())
     assert deliveries(app) == []
 
 
@@ -258,7 +259,7 @@ def test_the_page_says_why_a_send_is_waiting_and_until_when(
 ) -> None:
     app.config["SEND_WORKER"] = "none"
     with app.app_context():
-        dispatch.prepare(db.session(), preparing)
+        preparation.prepare(db.session(), preparing)
         run = db.session.get(SendRun, preparing)
         assert run is not None
         incident_id = run.incident_id
@@ -349,7 +350,7 @@ def test_kill_9_while_preparing_loses_nothing_and_repeats_nothing(
 
         recipient_list = latest_list(db.session(), made.incident)
         assert recipient_list is not None
-        run_id = dispatch.start_run(
+        run_id = preparation.start_run(
             db.session(), made.incident, recipient_list, made.release, by=_user(users["admin"])
         ).id
         db.session.commit()

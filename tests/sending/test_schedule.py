@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from composer.delivery import dispatch, schedule
+from composer.delivery import preparing, schedule
 from composer.extensions import db
 from composer.models import AuditEvent, Role, RunState, SendRun, User
 from tests.conftest import make_user
@@ -73,7 +73,7 @@ def test_two_workers_noticing_the_time_start_it_once(app: Flask) -> None:
         recipient_list = latest_list(session, made.incident)
         assert recipient_list is not None
         now = datetime.now(UTC)
-        run = dispatch.start_run(
+        run = preparing.start_run(
             session,
             made.incident,
             recipient_list,
@@ -82,7 +82,7 @@ def test_two_workers_noticing_the_time_start_it_once(app: Flask) -> None:
             scheduled_for=now + timedelta(minutes=5),
         )
         session.commit()
-        dispatch.prepare(session, run.id)  # as the worker would
+        preparing.prepare(session, run.id)  # as the worker would
         assert run.state == RunState.SCHEDULED.value
         assert schedule.start_due(session, now=now) == []
         assert schedule.waiting_seconds(session, run.id, now=now) == pytest.approx(300)

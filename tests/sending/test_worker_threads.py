@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer import create_app
-from composer.delivery import dispatch, release
+from composer.delivery import control, release, tables
 from composer.extensions import db
 from composer.models import Delivery, SendRun, User, utcnow
 from composer.workers.inprocess import InProcessWorker, worker_for
@@ -92,10 +92,10 @@ def test_threads_with_faults_still_send_everyone_once(app: Flask, users: dict[st
                     if run.state == "finished":
                         break
                     if run.state == "in-doubt":
-                        doubt = dispatch.run_counts(db.session(), run)["in-doubt"]
+                        doubt = tables.run_counts(db.session(), run)["in-doubt"]
                         admin = db.session.get(User, users["admin"])
                         assert admin is not None
-                        dispatch.resend_in_doubt(
+                        control.resend_in_doubt(
                             db.session(), run, by=admin, expected=doubt, now=utcnow()
                         )
                         db.session.commit()
