@@ -1,9 +1,17 @@
 """Legal sign-off: the canonical bundle an approval binds to, and the review state machine.
 
-No Flask: the actor and the settings are passed in. See ``review`` for the rules and
-``bundle`` for what an approval covers.
+No Flask: the actor and the settings are passed in. See ``review`` for the rules, the steps
+and the release check; ``bundle`` for what an approval covers; ``queries`` for reading reviews
+and the queue; ``acknowledgements`` for the lint warnings a submission must give reasons for;
+``signatures`` for the approvals' signatures; ``errors`` for what a step refuses with. Callers
+use the names re-exported here.
 """
 
+from composer.approval.acknowledgements import (
+    WarningToAcknowledge,
+    lint_summary,
+    warnings_to_acknowledge,
+)
 from composer.approval.bundle import (
     Bundle,
     BundleSettings,
@@ -14,42 +22,43 @@ from composer.approval.bundle import (
     incident_bundle,
     settings_from_config,
 )
-from composer.approval.review import (
-    DEFAULT_REQUIRED_APPROVALS,
+from composer.approval.errors import (
     ApprovalError,
     ApprovalRefused,
     ApprovalTampered,
     BundleMismatch,
     NotApproved,
-    QueueItem,
     RecipientsChanged,
-    Release,
     SubmitRefused,
-    WarningToAcknowledge,
+)
+from composer.approval.queries import (
+    DEFAULT_REQUIRED_APPROVALS,
+    QueueItem,
     approval_refusal,
-    approval_signature_problems,
-    approve,
-    check_recipients,
-    comment,
     current_review,
     editors_of,
     get_review,
     last_approved,
-    lint_summary,
     open_review,
-    record_view,
-    release_check,
-    request_changes,
     required_approvals,
     review_queue,
     reviews_for,
+    waiting_for,
+)
+from composer.approval.review import (
+    Release,
+    approve,
+    check_recipients,
+    comment,
+    record_view,
+    release_check,
+    request_changes,
     set_required_approvals,
     submit,
     void_for_new_version,
-    waiting_for,
-    warnings_to_acknowledge,
     withdraw,
 )
+from composer.approval.signatures import approval_signature_problems
 from composer.recipients.cohorts import EVERY_RECIPIENT, VariantSpec
 
 __all__ = [

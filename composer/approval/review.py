@@ -18,16 +18,38 @@ Plain functions over a SQLAlchemy session: the actor is passed in, the caller co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from composer import audit
+from composer.approval.acknowledgements import MAX_REASON_CHARS as MAX_REASON_CHARS
+from composer.approval.acknowledgements import MIN_REASON_CHARS as MIN_REASON_CHARS
+from composer.approval.acknowledgements import WarningToAcknowledge, checked_reasons
 from composer.approval.bundle import Bundle, changed_parts, manifest_sha256
+from composer.approval.errors import (
+    ApprovalError,
+    ApprovalRefused,
+    ApprovalTampered,
+    BundleMismatch,
+    NotApproved,
+    RecipientsChanged,
+    SubmitRefused,
+)
+from composer.approval.queries import (
+    DEFAULT_REQUIRED_APPROVALS,
+    approval_refusal,
+    closed_message,
+    current_review,
+    editors_of,
+    open_review,
+    required_approvals,
+)
+from composer.approval.signatures import approval_fields, approval_signature_problems
 from composer.models import (
     AuditEvent,
     DecisionKind,
@@ -44,320 +66,10 @@ from composer.models import (
 )
 from composer.models.notice import latest_version
 
-if TYPE_CHECKING:
-    from composer.lint.findings import Finding, LintResult
-
-#: Approvals a notice needs when neither the incident nor the site says otherwise.
-DEFAULT_REQUIRED_APPROVALS: Final = 1
 #: The most approvals an incident can ask for (more would stall every notice).
 MAX_REQUIRED_APPROVALS: Final = 10
-#: A reason for keeping a lint warning: long enough to say something, short enough to read.
-MIN_REASON_CHARS: Final = 3
-MAX_REASON_CHARS: Final = 500
 MAX_COMMENT_CHARS: Final = 5000
 MAX_NOTE_CHARS: Final = 5000
-
-
-class ApprovalError(ValueError):
-    """A review step that cannot happen, with a message for the person who tried it."""
-
-
-class ApprovalRefused(ApprovalError):
-    """The person may not do this (four eyes, role, or the review's state)."""
-
-
-class SubmitRefused(ApprovalError):
-    """The version cannot go to review yet. ``problems`` maps a field (a warning's key, or
-    "lint") to what is wrong with it; nothing was saved."""
-
-    def __init__(self, message: str, problems: Mapping[str, str] | None = None) -> None:
-        self.problems = dict(problems or {})
-        super().__init__(message)
-
-
-class NotApproved(ApprovalError):
-    """Nothing approved can be sent for this incident."""
-
-
-class ApprovalTampered(ApprovalError):
-    """The stored approval record no longer matches its signature (or has none): it was
-    changed in the database after legal approved, or written there without approving."""
-
-    def __init__(self, review: Review, problems: Sequence[str]) -> None:
-        self.review = review
-        self.problems = list(problems)
-        super().__init__(
-            f"Not sent: {'; '.join(self.problems)}. The approval record was changed in the "
-            "database after legal approved, so it cannot be trusted. Ask an administrator to run "
-            "'flask --app composer audit verify', and submit the notice for review again."
-        )
-
-
-class RecipientsChanged(ApprovalError):
-    """The recipient rows no longer hash to the digest recorded when the list was imported."""
-
-    def __init__(self, recipient_list: RecipientList) -> None:
-        self.recipient_list = recipient_list
-        super().__init__(
-            f"Not sent: the recipient list {recipient_list.filename!r} (list "
-            f"{recipient_list.id}) was changed in the database after it was uploaded: its "
-            "recipients no longer match the digest recorded at upload, which is what legal "
-            "approved. Upload the list again and submit the notice for review again."
-        )
-
-
-class BundleMismatch(ApprovalError):
-    """What would be sent now is not what legal approved. ``changes`` says what differs."""
-
-    def __init__(self, review: Review, changes: Sequence[str]) -> None:
-        self.review = review
-        self.changes = list(changes)
-        listed = "; ".join(self.changes) or "the approval record itself"
-        super().__init__(
-            f"Not sent: what would be sent is not what legal approved (version "
-            f"{review.version.number}). Changed since approval: {listed}. Submit the notice for "
-            "review again."
-        )
-
-
-# Reading ---------------------------------------------------------------------------------------
-
-
-def required_approvals(incident: Incident, default: int = DEFAULT_REQUIRED_APPROVALS) -> int:
-    """How many approvals a new review of this incident's notice needs."""
-    return incident.required_approvals or default
-
-
-def reviews_for(session: Session, incident: Incident) -> list[Review]:
-    """Every review of the incident's notice, newest first."""
-    return list(
-        session.scalars(
-            select(Review).where(Review.incident_id == incident.id).order_by(Review.id.desc())
-        )
-    )
-
-
-def open_review(session: Session, incident: Incident) -> Review | None:
-    return session.scalar(
-        select(Review).where(
-            Review.incident_id == incident.id, Review.state == ReviewState.IN_REVIEW.value
-        )
-    )
-
-
-def current_review(session: Session, incident: Incident) -> Review | None:
-    """The newest review, whatever its state (None before the first submission)."""
-    return session.scalar(
-        select(Review).where(Review.incident_id == incident.id).order_by(Review.id.desc()).limit(1)
-    )
-
-
-def get_review(session: Session, incident: Incident, review_id: int) -> Review | None:
-    review = session.get(Review, review_id)
-    if review is None or review.incident_id != incident.id:
-        return None
-    return review
-
-
-def last_approved(
-    session: Session, incident: Incident, *, before: NoticeVersion | None = None
-) -> Review | None:
-    """The newest review that was approved (even if a later edit voided it), optionally only
-    among versions older than ``before``: "the last notice legal approved"."""
-    query = (
-        select(Review)
-        .join(NoticeVersion, Review.version_id == NoticeVersion.id)
-        .where(Review.incident_id == incident.id, Review.approved_at.is_not(None))
-    )
-    if before is not None:
-        query = query.where(NoticeVersion.number < before.number)
-    return session.scalar(query.order_by(NoticeVersion.number.desc(), Review.id.desc()).limit(1))
-
-
-def editors_of(session: Session, version: NoticeVersion) -> dict[int, User]:
-    """Everyone who saved a version of the notice since the last approved one, up to and
-    including ``version``: they wrote some of its text, so none of them may approve it."""
-    floor = _last_approved_number(session, version)
-    versions = session.scalars(
-        select(NoticeVersion).where(
-            NoticeVersion.incident_id == version.incident_id,
-            NoticeVersion.number > floor,
-            NoticeVersion.number <= version.number,
-        )
-    )
-    return {v.created_by_id: v.created_by for v in versions}
-
-
-def approval_refusal(session: Session, review: Review, user: User) -> str | None:
-    """Why ``user`` may not approve ``review`` (None when they may)."""
-    if not user.has_role(Role.APPROVER):
-        return "Only approvers (legal) can approve a notice."
-    if review.state != ReviewState.IN_REVIEW.value:
-        return _closed_message(review)
-    editors = editors_of(session, review.version)
-    if user.id in editors:
-        numbers = _versions_saved_by(session, review.version, user)
-        which = ", ".join(str(n) for n in numbers)
-        plural = "s" if len(numbers) != 1 else ""
-        return (
-            f"You saved version{plural} {which} of this notice, so someone else must approve it "
-            "(four eyes: nobody approves text they wrote)."
-        )
-    if user.id == review.submitted_by_id:
-        return "You submitted this version for review, so someone else must approve it."
-    if any(d.user_id == user.id for d in review.approvals):
-        return "You have already approved this version."
-    return None
-
-
-def _last_approved_number(session: Session, version: NoticeVersion) -> int:
-    """The number of the last version approved before ``version`` (0 for none)."""
-    incident = session.get(Incident, version.incident_id)
-    assert incident is not None
-    approved = last_approved(session, incident, before=version)
-    return approved.version.number if approved else 0
-
-
-def _versions_saved_by(session: Session, version: NoticeVersion, user: User) -> list[int]:
-    floor = _last_approved_number(session, version)
-    return list(
-        session.scalars(
-            select(NoticeVersion.number)
-            .where(
-                NoticeVersion.incident_id == version.incident_id,
-                NoticeVersion.created_by_id == user.id,
-                NoticeVersion.number > floor,
-                NoticeVersion.number <= version.number,
-            )
-            .order_by(NoticeVersion.number)
-        )
-    )
-
-
-def _closed_message(review: Review) -> str:
-    state = ReviewState(review.state)
-    number = review.version.number
-    if state is ReviewState.APPROVED:
-        return f"Version {number} is already approved."
-    if state is ReviewState.CHANGES_REQUESTED:
-        return (
-            f"Changes were requested on version {number}; the author needs to revise it and "
-            "submit again."
-        )
-    if state is ReviewState.VOIDED:
-        return f"This review no longer applies: {review.close_reason or 'it was voided'}."
-    return f"Version {number} was withdrawn from review."
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    review: Review
-    incident: Incident
-    #: None when the user can approve it; otherwise why not.
-    refusal: str | None
-
-
-def review_queue(session: Session, user: User) -> list[QueueItem]:
-    """Open reviews, oldest first, each with whether ``user`` can approve it."""
-    reviews = session.scalars(
-        select(Review).where(Review.state == ReviewState.IN_REVIEW.value).order_by(Review.id)
-    )
-    items = []
-    for review in reviews:
-        incident = session.get(Incident, review.incident_id)
-        assert incident is not None
-        items.append(QueueItem(review, incident, approval_refusal(session, review, user)))
-    return items
-
-
-def waiting_for(session: Session, user: User) -> int:
-    """How many open reviews ``user`` could approve now (the count on the review queue)."""
-    if not user.has_role(Role.APPROVER):
-        return 0
-    return sum(item.refusal is None for item in review_queue(session, user))
-
-
-# Lint warnings to acknowledge -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WarningToAcknowledge:
-    """A lint warning the author must give a reason for keeping."""
-
-    key: str
-    rule: str
-    category: str
-    message: str
-    excerpt: str
-    start: int
-    end: int
-    part: str
-
-
-def lint_summary(result: LintResult, subject_findings: Iterable[Finding] = ()) -> dict[str, Any]:
-    """Counts (errors, warnings, suggestions) over the body and subject, and the grade."""
-    findings = [*result.findings, *subject_findings]
-    summary: dict[str, Any] = {
-        severity + "s": sum(f.severity == severity for f in findings)
-        for severity in ("error", "warning", "suggestion")
-    }
-    grade = result.stats.get("grade")
-    summary["grade"] = grade if isinstance(grade, int | float) else None
-    return summary
-
-
-def warnings_to_acknowledge(
-    result: LintResult, subject_findings: Iterable[Finding] = ()
-) -> list[WarningToAcknowledge]:
-    """Every warning in the body and subject, each with a key that is the same for the same
-    finding in the same text (so a form can post reasons back)."""
-    items = []
-    for part, findings in (("subject", list(subject_findings)), ("body", result.findings)):
-        for f in findings:
-            if f.severity != "warning":
-                continue
-            items.append(
-                WarningToAcknowledge(
-                    key=f"{part}:{f.rule}:{f.start}-{f.end}",
-                    rule=f.rule,
-                    category=f.category,
-                    message=f.message,
-                    excerpt=f.text,
-                    start=f.start,
-                    end=f.end,
-                    part=part,
-                )
-            )
-    return items
-
-
-def _checked_reasons(
-    warnings: Sequence[WarningToAcknowledge], reasons: Mapping[str, str]
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    acknowledged: list[dict[str, Any]] = []
-    problems: dict[str, str] = {}
-    for w in warnings:
-        reason = " ".join(reasons.get(w.key, "").split())
-        if len(reason) < MIN_REASON_CHARS:
-            problems[w.key] = "Say in a few words why this warning can stay."
-        elif len(reason) > MAX_REASON_CHARS:
-            problems[w.key] = (
-                f"The reason is {len(reason)} characters long; keep it under {MAX_REASON_CHARS}."
-            )
-        acknowledged.append(
-            {
-                "part": w.part,
-                "rule": w.rule,
-                "category": w.category,
-                "message": w.message,
-                "excerpt": w.excerpt,
-                "start": w.start,
-                "end": w.end,
-                "reason": reason,
-            }
-        )
-    return acknowledged, problems
-
 
 # Steps -----------------------------------------------------------------------------------------
 
@@ -449,7 +161,7 @@ def submit(
             "Fix them in the editor, then submit.",
             {"lint": "errors"},
         )
-    acknowledged, problems = _checked_reasons(warnings, reasons)
+    acknowledged, problems = checked_reasons(warnings, reasons)
     if problems:
         count = len(problems)
         raise SubmitRefused(
@@ -542,7 +254,7 @@ def comment(
     if not (by.has_role(Role.APPROVER) or by.has_role(Role.AUTHOR)):
         raise ApprovalRefused("Only authors and approvers can comment on a review.")
     if review.state != ReviewState.IN_REVIEW.value:
-        raise ApprovalRefused(_closed_message(review))
+        raise ApprovalRefused(closed_message(review))
     text = text.strip().replace("\r\n", "\n")
     if not text:
         raise ApprovalError("The comment is empty: write what should change or why.")
@@ -599,7 +311,7 @@ def request_changes(
     if not by.has_role(Role.APPROVER):
         raise ApprovalRefused("Only approvers (legal) can request changes.")
     if review.state != ReviewState.IN_REVIEW.value:
-        raise ApprovalRefused(_closed_message(review))
+        raise ApprovalRefused(closed_message(review))
     note = note.strip().replace("\r\n", "\n")
     if len(note) > MAX_NOTE_CHARS:
         raise ApprovalError(f"The note is too long; keep it under {MAX_NOTE_CHARS:,} characters.")
@@ -673,7 +385,7 @@ def approve(
         note=note,
     )
     decision.signature = audit.seal_of(session).sign(
-        "approval", *_approval_fields(review, review.version, by.id, bundle.sha256, now)
+        "approval", *approval_fields(review, review.version, by.id, bundle.sha256, now)
     )
     session.add(decision)
     session.flush()
@@ -700,7 +412,7 @@ def withdraw(session: Session, review: Review, *, by: User, now: datetime | None
     if not by.has_role(Role.AUTHOR):
         raise ApprovalRefused("Only authors can withdraw a notice from review.")
     if review.state != ReviewState.IN_REVIEW.value:
-        raise ApprovalRefused(_closed_message(review))
+        raise ApprovalRefused(closed_message(review))
     before = _close(
         review,
         ReviewState.WITHDRAWN,
@@ -794,56 +506,13 @@ def set_required_approvals(
     )
 
 
-def _approval_fields(
-    review: Review, version: NoticeVersion, user_id: int, bundle_sha256: str, at: datetime
-) -> tuple[object, ...]:
-    """What an approval's signature covers: which review of which version (and its text's
-    SHA-256), the bundle hash, who approved, and when."""
-    return (
-        review.id,
-        review.incident_id,
-        version.id,
-        version.number,
-        version.sha256,
-        bundle_sha256,
-        user_id,
-        at.astimezone(UTC).isoformat(timespec="microseconds"),
-    )
-
-
-def approval_signature_problems(session: Session, review: Review) -> list[str]:
-    """Each approval of ``review`` whose signature does not match what it records, in words
-    (empty when every one matches)."""
-    seal = audit.seal_of(session)
-    problems = []
-    for decision in review.approvals:
-        why = seal.check(
-            decision.signature,
-            "approval",
-            *_approval_fields(
-                review,
-                review.version,
-                decision.user_id,
-                decision.bundle_sha256,
-                decision.at,
-            ),
-        )
-        if why is not None:
-            who = decision.user.email if decision.user else f"user {decision.user_id}"
-            problems.append(
-                f"the approval of version {review.version.number} by {who} on "
-                f"{decision.at:%Y-%m-%d %H:%M} UTC does not match its signature ({why})"
-            )
-    return problems
-
-
 def check_recipients(session: Session, incident: Incident) -> RecipientList | None:
     """Recompute the digest of the incident's current recipient list from its rows and compare
     it with the one recorded at import (which the bundle, and so the approval, carries).
     Raises :class:`RecipientsChanged` when they differ. A scan of the whole list: about 6 s
     per million recipients on SQLite (benchmarks/recipient_digest_bench.py)."""
     from composer.recipients.cohorts import latest_list
-    from composer.recipients.digest import list_digest
+    from composer.recipients.lists import list_digest
 
     found = latest_list(session, incident)
     if found is None or not found.digest:
