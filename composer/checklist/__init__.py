@@ -2,11 +2,10 @@
 
 from composer.checklist.answers import Parsed, parse, raw_from_form
 from composer.checklist.catalogue import Catalogue, StepRef, load_catalogue
-from composer.checklist.engine import FACTS_SCHEMA, Evaluation, Problem, QuestionState, describe
+from composer.checklist.engine import Evaluation, Problem, QuestionState, describe
 from composer.support.datafiles import DataFileError
 
 __all__ = [
-    "FACTS_SCHEMA",
     "Catalogue",
     "DataFileError",
     "Evaluation",

@@ -17,8 +17,6 @@ from composer.checklist.schema import Condition, Question
 RawAnswers = Mapping[str, Mapping[str, Any]]
 StepStatus = Literal["not-started", "in-progress", "complete", "has-errors"]
 
-FACTS_SCHEMA = "composer-facts/1"
-
 
 @dataclass(frozen=True)
 class QuestionState:
@@ -131,7 +129,8 @@ class Evaluation:
     # Facts ------------------------------------------------------------------------------
 
     def facts(self) -> dict[str, Any]:
-        """The facts document body and its status (see docs/facts.md)."""
+        """The facts document body and its status (see docs/facts.md; ``composer.incidents`` adds
+        the schema id and the incident)."""
         body: dict[str, Any] = {}
         unknown: list[str] = []
         missing: list[str] = []

@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return USAGE_ERROR
     facts_error: type[Exception] = UsageError  # never raised by lint() itself
     if facts is not None:
-        from composer.lint.factcheck import FactsError
+        from composer.facts import FactsError
 
         facts_error = FactsError
     worst = 0

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from composer import audit
-from composer.checklist import FACTS_SCHEMA, Catalogue, Evaluation, Problem, StepRef
+from composer.checklist import Catalogue, Evaluation, Problem, StepRef
+from composer.facts import FACTS_SCHEMA
 from composer.models import Answer, Incident, User, utcnow
 
 TITLE_LIMIT = 200

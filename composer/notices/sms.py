@@ -31,7 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final
 
-from composer.notices.drafting import Category, Facts, join
+from composer.facts import Category, Facts
+from composer.notices.drafting import join, read_facts
 
 __all__ = [
     "ACTIONS",
@@ -239,7 +240,7 @@ def sms_summary(facts: Mapping[str, Any], *, company: str) -> str:
     """An SMS of at most 160 GSM-7 characters: the call to action first, then what happened in
     a few words, then where to learn more. Raises DraftError when ``facts`` is not a facts
     document."""
-    reader = Facts(facts)
+    reader = read_facts(facts)
     name = to_gsm7(company) or "[COMPANY]"
     versions = [to_gsm7(text) for text in candidates(reader, name)]
     # The last version is the call to action alone, without the company's name: always short.

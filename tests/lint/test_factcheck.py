@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from composer.lint.factcheck import FactsError, check_against_facts, find_dates, load_words
+from composer.facts import FactsError
+from composer.lint.factcheck import check_against_facts, find_dates, load_words
 from composer.lint.findings import CATEGORIES, Finding
 from composer.support.datafiles import DataFileError
 from tests.paths import REPO_ROOT

@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 
 from composer.checklist.catalogue import load_catalogue
+from composer.facts import Facts, parse_facts
 from composer.lint.engine import Linter
-from composer.lint.factcheck import parse_facts
 from composer.lint.findings import SPAN_CATEGORIES, Finding
 from composer.notices.drafting import (
     HEADINGS,
     Draft,
     DraftError,
-    Facts,
     draft_notice,
     parse_markdown,
     plain_advice,

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from composer.notices.drafting import DraftError, Facts
+from composer.facts import Facts
+from composer.notices.drafting import DraftError
 from composer.notices.sms import (
     ACTIONS,
     DEFAULT_ACTION,
