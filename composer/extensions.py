@@ -77,7 +77,7 @@ def current_settings() -> Settings:
 
 def init_app(app: Flask) -> None:
     db.init_app(app)
-    seconds = float(app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
+    seconds = settings_of(app).sqlite_busy_timeout_seconds
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
@@ -102,17 +102,12 @@ EXTENSION = "composer.seal"
 def init_seal(app: Flask) -> None:
     """Load (or make, the first time) the signing key and note where the checkpoint lives."""
     instance = Path(app.instance_path)
-    configured = str(app.config.get("AUDIT_SIGNING_KEY") or "")
-    if configured:
-        if len(configured) < 32:
-            raise ValueError(
-                "AUDIT_SIGNING_KEY must be at least 32 characters long (a random string such as "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))' prints)."
-            )
-        key = configured.encode()
+    settings = settings_of(app)  # a key shorter than 32 characters is refused here
+    if settings.audit_signing_key:
+        key = settings.audit_signing_key.encode()
     else:
         key = _instance_key(instance / "audit_signing_key")
-    checkpoint = str(app.config.get("AUDIT_CHECKPOINT_FILE") or "")
+    checkpoint = settings.audit_checkpoint_file
     path = Path(checkpoint) if checkpoint else instance / "audit_checkpoint.json"
     app.extensions[EXTENSION] = audit.Seal(key=key, checkpoint_path=path)
 
