@@ -1,0 +1,89 @@
+"""Mail gateways: where an email goes when the app sends it.
+
+Two gateways, chosen by ``MAIL_GATEWAY`` (:func:`gateway_from_config`):
+
+- ``outbox`` (the default) stores each message in the ``dev_outbox_message`` table, where an
+  admin reads it at ``/outbox``. Nothing leaves the machine (``dev_outbox``).
+- ``sendgrid`` posts one SendGrid v3 Mail Send request per message, or per batch of up to 1000
+  recipients, through the official client (``sendgrid``).
+
+A gateway (``messages.MailGateway``) either returns the provider's message id or raises a
+``GatewayError`` (``errors``) whose message is written for the admin who will read it.
+
+Bulk notices go through ``send_batch``: one cohort's notice (the same subject, HTML and text,
+whose only code is ``{{ field }}`` merge fields: ``content``) to up to 1000 people in one
+request, each with their own merge values.
+
+This package's names are imported from here; its modules are how the code is laid out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from composer.delivery.gateways.addresses import MAX_NAME_CHARS as MAX_NAME_CHARS
+from composer.delivery.gateways.addresses import MAX_SUBJECT_CHARS as MAX_SUBJECT_CHARS
+from composer.delivery.gateways.addresses import MailAddress as MailAddress
+from composer.delivery.gateways.addresses import parse_sender as parse_sender
+from composer.delivery.gateways.content import CohortContent as CohortContent
+from composer.delivery.gateways.dev_outbox import DevOutboxGateway as DevOutboxGateway
+from composer.delivery.gateways.errors import GatewayAuthError as GatewayAuthError
+from composer.delivery.gateways.errors import GatewayConfigError as GatewayConfigError
+from composer.delivery.gateways.errors import GatewayError as GatewayError
+from composer.delivery.gateways.errors import GatewayRateLimited as GatewayRateLimited
+from composer.delivery.gateways.errors import GatewayRecipientInvalid as GatewayRecipientInvalid
+from composer.delivery.gateways.errors import GatewayRejected as GatewayRejected
+from composer.delivery.gateways.errors import GatewayTimedOut as GatewayTimedOut
+from composer.delivery.gateways.errors import GatewayTooLarge as GatewayTooLarge
+from composer.delivery.gateways.errors import GatewayUnavailable as GatewayUnavailable
+from composer.delivery.gateways.errors import InvalidBatchRecipient as InvalidBatchRecipient
+from composer.delivery.gateways.errors import InvalidMessage as InvalidMessage
+from composer.delivery.gateways.messages import MAX_BATCH_RECIPIENTS as MAX_BATCH_RECIPIENTS
+from composer.delivery.gateways.messages import BatchAccepted as BatchAccepted
+from composer.delivery.gateways.messages import BatchMessage as BatchMessage
+from composer.delivery.gateways.messages import BatchRecipient as BatchRecipient
+from composer.delivery.gateways.messages import MailGateway as MailGateway
+from composer.delivery.gateways.messages import MailMessage as MailMessage
+from composer.delivery.gateways.messages import SessionFactory as SessionFactory
+from composer.delivery.gateways.sendgrid import MAX_SUBSTITUTION_BYTES as MAX_SUBSTITUTION_BYTES
+from composer.delivery.gateways.sendgrid import SendGridGateway as SendGridGateway
+
+
+def _outbox_from_config(_config: Mapping[str, Any], session_factory: SessionFactory) -> MailGateway:
+    return DevOutboxGateway(session_factory)
+
+
+def _sendgrid_from_config(config: Mapping[str, Any], _factory: SessionFactory) -> MailGateway:
+    try:
+        timeout = float(config.get("SENDGRID_TIMEOUT_SECONDS", 10.0))
+    except (TypeError, ValueError):
+        raise GatewayConfigError("SENDGRID_TIMEOUT_SECONDS must be a number of seconds.") from None
+    return SendGridGateway(
+        api_key=str(config.get("SENDGRID_API_KEY") or ""),
+        sender=str(config.get("MAIL_SENDER") or ""),
+        host=str(config.get("SENDGRID_HOST") or "https://api.sendgrid.com"),
+        timeout=timeout,
+        reply_to=str(config.get("MAIL_REPLY_TO") or ""),
+    )
+
+
+#: ``MAIL_GATEWAY`` value -> how to make that gateway from the app's configuration.
+GATEWAYS: Final[Mapping[str, Callable[[Mapping[str, Any], SessionFactory], MailGateway]]] = {
+    "outbox": _outbox_from_config,
+    "sendgrid": _sendgrid_from_config,
+}
+
+
+def gateway_from_config(config: Mapping[str, Any], session_factory: SessionFactory) -> MailGateway:
+    """The gateway ``MAIL_GATEWAY`` names ("outbox" when unset), configured and ready.
+
+    Raises ``GatewayConfigError`` for an unknown gateway or incomplete settings (SendGrid
+    without an API key), with a message saying what to set.
+    """
+    name = str(config.get("MAIL_GATEWAY") or "outbox").strip().lower()
+    make = GATEWAYS.get(name)
+    if make is None:
+        choices = ", ".join(repr(n) for n in GATEWAYS)
+        raise GatewayConfigError(f"MAIL_GATEWAY is {name!r}; it must be one of {choices}.")
+    return make(config, session_factory)
