@@ -1,40 +1,25 @@
-"""``python -m composer COMMAND``: command-line tools that need no web server.
+"""``python -m composer COMMAND``: the command line (``python -m composer --help`` lists every
+command; ``flask --app composer COMMAND`` reaches the same ones).
 
 python -m composer lint FILE...                      check notice text (see docs/linter.md)
 python -m composer draft --facts JSON                print a first draft written from the facts
 python -m composer render DRAFT.md --format FORMAT -o OUT
                                                      render a draft: pdf, email (.eml), html, sms
                                                      (see docs/rendering.md)
+python -m composer create-user EMAIL --role ROLE     and the other app commands (need the app)
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip() if __doc__ else "")
-        return 0 if args else 2
-    command, rest = args[0], args[1:]
-    if command == "lint":
-        from composer.cli.lint import main as lint_main
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: the process's arguments); its exit status."""
+    from composer import create_app
+    from composer.cli import run
 
-        return lint_main(rest)
-    if command == "draft":
-        from composer.cli.render import draft_main
-
-        return draft_main(rest)
-    if command == "render":
-        from composer.cli.render import render_main
-
-        return render_main(rest)
-    print(
-        f"composer: unknown command '{command}'. Try: python -m composer --help",
-        file=sys.stderr,
-    )
-    return 2
+    return run(argv, create_app=create_app)
 
 
 if __name__ == "__main__":
