@@ -11,7 +11,7 @@ import click
 from argon2 import PasswordHasher
 from flask import current_app
 
-from composer.extensions import db
+from composer.extensions import current_settings, db
 
 Row = TypeVar("Row")
 
@@ -27,7 +27,7 @@ def password_hasher() -> PasswordHasher:
 
 def today() -> date:
     """Today's date in the app's DEFAULT_TIMEZONE (what the web pages would say)."""
-    return datetime.now(ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])).date()
+    return datetime.now(ZoneInfo(current_settings().default_timezone)).date()
 
 
 def get_or_fail(model: type[Row], row_id: int, what: str) -> Row:

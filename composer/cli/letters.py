@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from composer.cli.app_state import catalogue, get_or_fail
 from composer.delivery import letters
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import LetterBatch, LetterBatchState, SendRun, utcnow
 
 letters_cli = AppGroup("letters", help="Postal letters for a send's recipients email cannot reach.")
@@ -33,7 +33,7 @@ def letters_prepare_command(run_id: int, batch_size: int | None) -> None:
     """Put everyone in send RUN_ID who needs a letter (no email address, bounced, dropped,
     address refused) and is in no letter batch yet into new batches."""
     run = get_or_fail(SendRun, run_id, "send")
-    size = batch_size or int(current_app.config["LETTER_BATCH_SIZE"])
+    size = batch_size or current_settings().letter_batch_size
     try:
         prepared = letters.prepare(
             db.session(), run, batch_size=size, by=None, now=utcnow(), actor_label="cli"

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from composer.extensions import db
+from composer.extensions import current_settings, db
 
 mail_cli = AppGroup("mail", help="Email to staff.")
 
@@ -28,7 +28,7 @@ def mail_deliver_command(limit: int) -> None:
     try:
         gateway = gateway_from_config(current_app.config, sessionmaker(db.engine))
         report = staff_mail.deliver_pending(
-            db.session(), gateway, base_url=str(current_app.config["APP_BASE_URL"]), limit=limit
+            db.session(), gateway, base_url=current_settings().app_base_url, limit=limit
         )
     except (GatewayError, staff_mail.StaffMailError) as exc:
         db.session.rollback()

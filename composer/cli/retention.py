@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from composer import retention
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import utcnow
 
 
@@ -26,7 +25,7 @@ from composer.models import utcnow
 def purge_command(dry_run: bool, days: int | None) -> None:
     """Purge the personal data of recipient lists older than the retention period, keeping
     the counts, digests, deliveries and audit trail (docs/retention.md). Prints counts only."""
-    keep_days = int(current_app.config["RECIPIENT_RETENTION_DAYS"]) if days is None else days
+    keep_days = current_settings().recipient_retention_days if days is None else days
     report = retention.purge(
         db.session(),
         older_than=timedelta(days=keep_days),
