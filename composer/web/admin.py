@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 from composer import accounts
 from composer.extensions import db
 from composer.models import Role, User
-from composer.web import password_hasher
 from composer.web.access import require_role
+from composer.web.common import password_hasher
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 from composer import audit, evidence
 from composer.extensions import db
 from composer.models import Role, utcnow
-from composer.web import today
 from composer.web.access import can, require_role, signed_in
+from composer.web.common import today
 from composer.web.incidents import _incident
 
 bp = Blueprint("audit", __name__, url_prefix="/incidents")

@@ -20,8 +20,9 @@ from werkzeug.wrappers import Response
 from composer import accounts, audit
 from composer.extensions import db
 from composer.models import utcnow
-from composer.web import kept_forms, password_hasher
+from composer.web import kept_forms
 from composer.web.access import signed_in
+from composer.web.common import password_hasher
 from composer.web.redirects import local_target
 
 bp = Blueprint("auth", __name__)

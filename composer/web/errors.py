@@ -96,7 +96,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
     def number_out_of_range(exc: Exception) -> tuple[str | Response, int]:
-        # URL ids are bounded by the int converter (composer.web.IdConverter); this catches a
+        # URL ids are bounded by the int converter (composer.web.urls.IdConverter); this catches a
         # too-large number from anywhere else (a query string, a form, JSON) at the database.
         if not _number_out_of_range(exc):
             return unexpected(exc)
@@ -180,8 +180,8 @@ def _keep_for_signed_in() -> Response | tuple[str, int]:
 def _resend_step(views: object, incident_id: int, step_id: str) -> tuple[str, int]:
     from composer import incidents
     from composer.checklist import Evaluation
-    from composer.web import catalogue, today
     from composer.web import incidents as step_views
+    from composer.web.common import catalogue, today
 
     incident = step_views._incident(incident_id)
     ref = step_views._step(step_id)

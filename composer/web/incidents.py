@@ -14,8 +14,9 @@ from composer.checklist import Evaluation, StepRef, describe, raw_from_form
 from composer.extensions import db
 from composer.models import Incident, Role
 from composer.notices import versions
-from composer.web import catalogue, kept_forms, today
+from composer.web import kept_forms
 from composer.web.access import can, require_role, signed_in
+from composer.web.common import catalogue, today
 
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 

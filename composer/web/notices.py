@@ -36,8 +36,9 @@ from composer.models import Incident, NoticeVersion, Role, VersionSource
 from composer.notices import versions as notices
 from composer.notices.diff import diff_notices
 from composer.settings import lint_time_budget
-from composer.web import catalogue, kept_forms, linter, today
+from composer.web import kept_forms
 from composer.web.access import can, require_role, signed_in
+from composer.web.common import catalogue, linter, today
 from composer.web.incidents import _incident
 
 if TYPE_CHECKING:

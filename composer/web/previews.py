@@ -20,8 +20,8 @@ from composer.extensions import db
 from composer.models import Incident, NoticeVersion
 from composer.notices import previews, versions
 from composer.rendering.errors import RenderBusy, RenderError
-from composer.web import catalogue, today
 from composer.web.access import signed_in
+from composer.web.common import catalogue, today
 from composer.web.incidents import _incident
 from composer.web.notices import SOURCE_LABELS, company_name
 

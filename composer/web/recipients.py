@@ -31,8 +31,8 @@ from composer.models import Incident, Recipient, RecipientList, Role
 from composer.recipients import lists as recipients
 from composer.recipients.lists import ImportRefused, UploadTooLarge, format_megabytes
 from composer.recipients.row_process import RowProcessFailed
-from composer.web import catalogue
 from composer.web.access import can, require_role, signed_in
+from composer.web.common import catalogue
 from composer.web.incidents import _incident
 
 bp = Blueprint("recipients", __name__, url_prefix="/incidents")

@@ -35,9 +35,10 @@ from composer.models import Incident, NoticeVersion, Review, ReviewState, Role, 
 from composer.notices import previews, versions
 from composer.notices.diff import diff_notices
 from composer.rendering.errors import RenderError
-from composer.web import catalogue, kept_forms, password_hasher, today
+from composer.web import kept_forms
 from composer.web.access import can, require_role, signed_in
 from composer.web.auth import login_throttle
+from composer.web.common import catalogue, password_hasher, today
 from composer.web.incidents import _incident
 from composer.web.notices import (
     CATEGORY_LABELS,

@@ -54,8 +54,8 @@ from composer.notices import versions
 from composer.recipients.cohorts import latest_list
 from composer.rendering.errors import RenderError
 from composer.rendering.merge_fields import Recipient
-from composer.web import catalogue, localtime, today, user_zone
 from composer.web.access import require_role, signed_in
+from composer.web.common import catalogue, localtime, today, user_zone
 from composer.web.incidents import _incident
 from composer.workers.inprocess import wake_sender, worker
 from composer.workers.runtime import dispatch_settings

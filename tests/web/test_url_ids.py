@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from composer.web import MAX_URL_ID
+from composer.web.urls import MAX_URL_ID
 from tests.conftest import sign_in
 
 HUGE = [str(2**63), str(2**63 - 1), str(2**31), str(MAX_URL_ID + 1), "9" * 5000]

@@ -1,0 +1,101 @@
+"""What every view may need about the request it serves: the user's zone and today, the app's
+checklist catalogue, linter and password hasher. Blueprints import these from here, never from
+``composer.web`` (which only registers the blueprints)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+from flask import current_app
+from flask_login import current_user
+
+from composer.checklist import Catalogue
+
+if TYPE_CHECKING:
+    from composer.lint.engine import LintConfig, Linter
+
+
+def catalogue() -> Catalogue:
+    return current_app.extensions["composer.catalogue"]  # type: ignore[no-any-return]
+
+
+_LINTER_LOCK = threading.Lock()
+
+
+def linter() -> Linter:
+    """The app's linter, loaded on first use and then shared by every request and thread.
+
+    Loading takes about a second (spaCy), so it happens once per process: the pipeline, rules
+    and paragraph caches are shared by every app in the process (tests make many), and each app
+    keeps its own switches (``LINT_DISABLED``, ``LINT_EXCEPTIONS``).
+    """
+    extensions = current_app.extensions
+    found: Linter | None = extensions.get("composer.linter")
+    if found is None:
+        with _LINTER_LOCK:
+            found = extensions.get("composer.linter")
+            if found is None:
+                found = _shared_linter().with_config(lint_config(current_app.config))
+                extensions["composer.linter"] = found
+    return found
+
+
+_process_linter: Linter | None = None
+
+
+def _shared_linter() -> Linter:
+    """The process's one loaded linter; the caller holds ``_LINTER_LOCK``."""
+    global _process_linter
+    if _process_linter is None:
+        from composer.lint.engine import Linter
+
+        _process_linter = Linter.load()
+    return _process_linter
+
+
+def lint_config(config: Mapping[str, Any]) -> LintConfig:
+    """``LINT_DISABLED`` and ``LINT_EXCEPTIONS`` as the linter's switches.
+
+    Each may be a list or a comma-separated string (handy in an environment variable).
+    """
+    from composer.lint.engine import LintConfig
+
+    return LintConfig(
+        disabled=frozenset(_names(config.get("LINT_DISABLED"))),
+        exceptions=tuple(_names(config.get("LINT_EXCEPTIONS"))),
+    )
+
+
+def _names(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def password_hasher() -> PasswordHasher:
+    return current_app.extensions["composer.password_hasher"]  # type: ignore[no-any-return]
+
+
+def user_zone() -> ZoneInfo:
+    name = None
+    if current_user.is_authenticated:
+        name = current_user.timezone
+    return ZoneInfo(name or current_app.config["DEFAULT_TIMEZONE"])
+
+
+def today() -> date:
+    """Today where the user is: dates typed by the user are compared with this."""
+    return datetime.now(user_zone()).date()
+
+
+def localtime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(user_zone())
+    return f"{local.day} {local:%b %Y, %H:%M %Z}"
