@@ -15,17 +15,7 @@ from composer.rendering.environment import checked_lang, notice_css, notice_envi
 from composer.rendering.markdown import markdown_to_html
 from composer.rendering.merge_fields import neutral_text
 from composer.rendering.validation import NoticeText, validate_draft
-
-_MONTHS = (
-    *("January", "February", "March", "April", "May", "June"),
-    *("July", "August", "September", "October", "November", "December"),
-)
-
-
-def long_date(day: date, *, us: bool = False) -> str:
-    """``day`` spelled out: "23 November 2026", or "November 23, 2026" with ``us``."""
-    month = _MONTHS[day.month - 1]
-    return f"{month} {day.day}, {day.year}" if us else f"{day.day} {month} {day.year}"
+from composer.support.formatting import format_date
 
 
 def render_page(
@@ -44,6 +34,7 @@ def render_page(
             css=notice_css("notice.css", "page.css"),
             lang=checked_lang(lang),
             published_iso=published.isoformat() if published else "",
-            published_text=long_date(published) if published else "",
+            # In English whatever ``lang`` says: the sentence around it is English.
+            published_text=format_date(published) if published else "",
         )
     )

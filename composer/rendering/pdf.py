@@ -48,8 +48,8 @@ from composer.rendering.environment import checked_lang, notice_css, notice_envi
 from composer.rendering.errors import RenderError, RenderTimeout, ResourceRefused
 from composer.rendering.markdown import markdown_to_html
 from composer.rendering.merge_fields import FieldSlots, Recipient
-from composer.rendering.page import long_date
 from composer.rendering.validation import NoticeText, validate_draft
+from composer.support.formatting import format_date
 from composer.support.resources import STATIC_DIR
 
 #: Seconds a PDF render may take before its process is killed.
@@ -383,8 +383,9 @@ def letter_html(
     if it is longer than the window is wide). The recipient's address lines are
     :func:`~composer.rendering.address.envelope_lines`: a country line when
     ``recipient.country`` is not ``home_country`` (the ``LETTER_HOME_COUNTRY`` setting), US
-    city, state and ZIP on one line. Raises a ``RecipientError`` for a country code with no
-    known name."""
+    city, state and ZIP on one line. The date (``letter_date``, default today) is written in
+    ``lang``, month first on US Letter paper in English. Raises a ``RecipientError`` for a
+    country code with no known name."""
     validate_draft(draft)
     paper = Paper(paper)
     slots = FieldSlots()
@@ -409,7 +410,7 @@ def letter_html(
             contact_lines=list(contact_lines),
             address_lines=address,
             reference=recipient.reference,
-            date_text=long_date(letter_date or date.today(), us=paper is Paper.LETTER),
+            date_text=format_date(letter_date or date.today(), lang, us=paper is Paper.LETTER),
         )
     )
     return slots.template(html, html=True).render(recipient.merge_values())

@@ -196,3 +196,26 @@ def test_a_child_that_dies_is_an_error_not_a_hang() -> None:
     with pytest.raises(RenderError, match="stopped unexpectedly"):
         run_with_time_limit(os._exit, 3, timeout=10)
     assert run_with_time_limit(len, "four", timeout=10) == 4
+
+
+@pytest.mark.parametrize(
+    ("lang", "paper", "expected"),
+    [
+        ("en", Paper.A4, "23 November 2026"),
+        ("en", Paper.LETTER, "November 23, 2026"),
+        ("en-GB", Paper.A4, "23 November 2026"),
+        ("de", Paper.A4, "23. November 2026"),
+        ("fr", Paper.A4, "23 novembre 2026"),
+        ("fr", Paper.LETTER, "23 novembre 2026"),
+    ],
+)
+def test_the_letter_is_dated_in_its_language(lang: str, paper: Paper, expected: str) -> None:
+    html = letter_html(
+        generated_draft(),
+        PERSON,
+        company=COMPANY,
+        paper=paper,
+        letter_date=date(2026, 11, 23),
+        lang=lang,
+    )
+    assert f'<p class="letter-meta">{expected}' in html
