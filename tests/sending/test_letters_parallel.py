@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer import create_app
-from composer.delivery import letters as postal
+from composer.delivery import letters
 from composer.extensions import db
 from composer.models import Letter, LetterBatch, utcnow
 from composer.rendering import child_process
@@ -35,7 +35,7 @@ def letters_url(sent: Sent) -> str:
 
 def prepare(app: Flask, sent: Sent, batch_size: int) -> None:
     with app.app_context():
-        postal.prepare(db.session(), run_of(sent), batch_size=batch_size, by=None, now=utcnow())
+        letters.prepare(db.session(), run_of(sent), batch_size=batch_size, by=None, now=utcnow())
         db.session.commit()
 
 
@@ -118,11 +118,11 @@ def test_progress_counts_a_held_batch_as_rendering_and_a_failed_one_apart(
 ) -> None:
     prepare(app, sent, batch_size=2)  # 6 letters: 3 batches
     with app.app_context():
-        first, second, _third = postal.batches(db.session(), run_of(sent))
+        first, second, _third = letters.batches(db.session(), run_of(sent))
         first.lease_until = utcnow().replace(year=2100)
         second.state = "failed"
         db.session.commit()
-        found = postal.progress(db.session(), run_of(sent), utcnow())
+        found = letters.progress(db.session(), run_of(sent), utcnow())
     assert (found.batches, found.letters) == (3, 6)
     assert found.rendering_batches == 1
     assert (found.failed_batches, found.failed_letters) == (1, 2)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from composer import approval
 from composer.approval import review
 from composer.delivery import control, letters
+from composer.delivery.letters import rendering as letter_rendering
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -428,7 +429,7 @@ def test_a_letter_that_is_not_the_approved_one_is_refused(
     the stand-in is made to differ, as a template change the hash missed would."""
     prepare(sent)
     monkeypatch.setattr(
-        letters, "LETTER_STAND_IN", MergeRecipient(first_name="Someone", last_name="Else")
+        letter_rendering, "LETTER_STAND_IN", MergeRecipient(first_name="Someone", last_name="Else")
     )
     with pytest.raises(approval.BundleMismatch, match="is not the one legal approved"):
         letters.letters_for_run(
@@ -575,7 +576,7 @@ def test_a_batch_waits_for_a_free_renderer_and_goes_back_to_waiting_if_none_come
 
     prepare(sent)
     (batch,) = letters.batches(db.session(), run_of(sent))
-    monkeypatch.setattr(letters, "RENDER_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(letter_rendering, "RENDER_WAIT_SECONDS", 0.2)
     child_process.limit_concurrency(1)
     try:
         with child_process.render_slot():  # a preview holds the only renderer meanwhile
