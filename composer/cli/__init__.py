@@ -55,9 +55,6 @@ class ArgvCommand(click.Command):
         ctx.args = list(args)
         return []
 
-    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
-        return ["[ARGS]..."]
-
     def invoke(self, ctx: click.Context) -> Any:
         run: Callable[[list[str]], int] = _load(self.run)
         ctx.exit(run(ctx.args))
