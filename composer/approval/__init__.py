@@ -20,6 +20,7 @@ from composer.approval.bundle import (
     bundle_settings,
     changed_parts,
     incident_bundle,
+    settings_for_bundle,
     settings_from_config,
 )
 from composer.approval.errors import (
@@ -100,6 +101,7 @@ __all__ = [
     "review_queue",
     "reviews_for",
     "set_required_approvals",
+    "settings_for_bundle",
     "settings_from_config",
     "submit",
     "void_for_new_version",

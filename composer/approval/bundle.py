@@ -27,6 +27,7 @@ from composer.models import Incident, NoticeVersion
 from composer.recipients.cohorts import EVERY_RECIPIENT, VariantSpec
 from composer.rendering.merge_fields import Recipient
 from composer.rendering.validation import NoticeText
+from composer.settings import Defaults, Settings, settings_of
 from composer.support.resources import data_dir
 
 #: Bumped when the way the bundle is made changes, so an old approval can never match by luck.
@@ -169,6 +170,27 @@ def bundle_settings(
     )
 
 
+def settings_for_bundle(
+    settings: Settings,
+    facts: Mapping[str, Any],
+    *,
+    variants: tuple[VariantSpec, ...] = (EVERY_RECIPIENT,),
+    recipients_digest: str | None = None,
+) -> BundleSettings:
+    """:func:`bundle_settings` from the site's settings (company name, mail sender and reply-to,
+    letter logo): the one place the web views, the command line and the sender agree on what
+    goes into a bundle. An empty company name stands as the default's, an empty logo as none."""
+    return bundle_settings(
+        facts,
+        company=settings.company_name or Defaults.COMPANY_NAME,
+        sender=settings.mail_sender,
+        reply_to=settings.mail_reply_to,
+        logo=settings.letter_logo or None,
+        variants=variants,
+        recipients_digest=recipients_digest,
+    )
+
+
 def settings_from_config(
     config: Mapping[str, Any],
     facts: Mapping[str, Any],
@@ -176,17 +198,9 @@ def settings_from_config(
     variants: tuple[VariantSpec, ...] = (EVERY_RECIPIENT,),
     recipients_digest: str | None = None,
 ) -> BundleSettings:
-    """:func:`bundle_settings` from the app's settings (``COMPANY_NAME``, ``MAIL_SENDER``,
-    ``MAIL_REPLY_TO``, ``LETTER_LOGO``): the one place the web views, the command line and the
-    sender agree on what goes into a bundle."""
-    return bundle_settings(
-        facts,
-        company=str(config.get("COMPANY_NAME") or "Example Ltd"),
-        sender=str(config["MAIL_SENDER"]),
-        reply_to=str(config.get("MAIL_REPLY_TO") or ""),
-        logo=str(config.get("LETTER_LOGO") or "") or None,
-        variants=variants,
-        recipients_digest=recipients_digest,
+    """:func:`settings_for_bundle` for a caller holding the app's config mapping."""
+    return settings_for_bundle(
+        settings_of(config), facts, variants=variants, recipients_digest=recipients_digest
     )
 
 
@@ -195,22 +209,28 @@ def incident_bundle(
     incident: Incident,
     version: NoticeVersion,
     *,
-    config: Mapping[str, Any],
     catalogue: Catalogue,
     today: date,
+    settings: Settings | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> Bundle:
-    """The bundle for ``version`` as it would be sent now: the app's settings, the incident's
-    facts (the letter's contact lines), and its recipient list's cohorts and digest. The web
-    views, ``flask approval check`` and the sender all build it here."""
+    """The bundle for ``version`` as it would be sent now: the site's ``settings`` (or, from a
+    caller holding it, the app's ``config`` mapping), the incident's facts (the letter's contact
+    lines), and its recipient list's cohorts and digest. The web views, ``flask approval
+    check`` and the sender all build it here."""
     from composer import incidents
     from composer.recipients.cohorts import variants_for
 
+    if settings is None:
+        if config is None:
+            raise TypeError("incident_bundle needs the site's settings (or the app's config)")
+        settings = settings_of(config)
     facts = incidents.facts_document(catalogue, incident, today=today)
     variants, digest = variants_for(session, incident, catalogue)
-    settings = settings_from_config(
-        config, facts, variants=variants or (EVERY_RECIPIENT,), recipients_digest=digest
+    bundle_parts = settings_for_bundle(
+        settings, facts, variants=variants or (EVERY_RECIPIENT,), recipients_digest=digest
     )
-    return build_bundle(version, version.number, version.sha256, settings)
+    return build_bundle(version, version.number, version.sha256, bundle_parts)
 
 
 def manifest_sha256(manifest: Mapping[str, Any]) -> str:

@@ -28,6 +28,7 @@ from composer.extensions import db
 from composer.incidents import create_incident
 from composer.models import AuditEvent, Incident, NoticeVersion, Review, ReviewState, Role, User
 from composer.notices import versions
+from composer.settings import settings_of
 from tests.conftest import make_user
 
 SUBJECT = "We lost control of your email address"
@@ -569,3 +570,23 @@ def test_the_whole_flow_is_in_the_audit_trail_and_the_chain_holds(world: World) 
         "review.voided",
     ]
     assert audit.verify(world.session).ok
+
+
+def test_bundle_settings_come_from_the_typed_settings_as_from_the_config() -> None:
+    """The sender, the command line and the views build a bundle from the typed settings; a
+    caller still holding the config mapping gets the same parts. An empty company name stands
+    as the default's and an empty logo as none, as the config reads always did."""
+    config = {
+        "COMPANY_NAME": "",
+        "MAIL_SENDER": "Acme <security@acme.example>",
+        "MAIL_REPLY_TO": "help@acme.example",
+        "LETTER_LOGO": "",
+    }
+    from_config = approval.settings_from_config(config, {})
+    assert from_config == approval.settings_for_bundle(settings_of(config), {})
+    assert (from_config.company, from_config.sender, from_config.reply_to) == (
+        "Example Ltd",
+        "Acme <security@acme.example>",
+        "help@acme.example",
+    )
+    assert from_config.letter.logo is None

@@ -17,6 +17,7 @@ from composer import approval
 from composer.extensions import db
 from composer.models import DevOutboxMessage, Incident, RunState, SendRun, User
 from composer.notices import versions
+from composer.settings import settings_of
 from composer.workers.inprocess import worker_for
 from tests.conftest import sign_in
 from tests.sending.scenario import ApprovedSend, approved_send
@@ -86,7 +87,7 @@ def release_problem(app: Flask, incident_id: int) -> str:
             session,
             incident,
             version,
-            config=app.config,
+            settings=settings_of(app),
             catalogue=app.extensions["composer.catalogue"],
             today=date.today(),
         )
@@ -169,7 +170,7 @@ def test_a_version_and_its_review_records_rewritten_to_match_are_refused(
             session,
             incident,
             version,
-            config=app.config,
+            settings=settings_of(app),
             catalogue=app.extensions["composer.catalogue"],
             today=date.today(),
         )

@@ -19,7 +19,8 @@ from composer.incidents import create_incident
 from composer.models import Incident, Recipient, Role, User
 from composer.notices import versions
 from composer.recipients import cohorts
-from composer.recipients.lists import import_csv
+from composer.recipients.importing import import_csv
+from composer.settings import settings_of
 from tests.conftest import make_user
 
 CSV = (
@@ -75,7 +76,7 @@ class World:
             self.session,
             self.incident,
             self.version,
-            config=self.app.config,
+            settings=settings_of(self.app),
             catalogue=self.catalogue,
             today=date(2026, 11, 29),
         )
