@@ -13,6 +13,7 @@ from typing import Any, Literal
 from composer.checklist.answers import EMPTY, Parsed, parse
 from composer.checklist.catalogue import Catalogue, StepRef
 from composer.checklist.schema import Condition, Question
+from composer.support.formatting import format_date
 
 RawAnswers = Mapping[str, Mapping[str, Any]]
 StepStatus = Literal["not-started", "in-progress", "complete", "has-errors"]
@@ -197,10 +198,6 @@ def fact_value(question: Question, value: Any, catalogue: Catalogue) -> Any:
         names = catalogue.place_names[question.places or "countries"]
         return [{"code": code, "name": names[code], "count": count} for code, count in value]
     return value
-
-
-def format_date(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
 
 
 def describe(state: QuestionState, catalogue: Catalogue) -> str:

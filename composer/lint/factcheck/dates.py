@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +23,6 @@ _MONTHS = {
     "nov": 11,
     "dec": 12,
 }
-_MONTH_NAMES = tuple(calendar.month_name)[1:]  # English names: the C locale's
 _MONTH = (
     r"(?:(?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december)(?![a-z])|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)(?:\.|(?![a-z])))"
@@ -165,7 +163,3 @@ def same_day(said: Day, fact: date, *, yearless_ok: bool) -> bool:
     if said.month != fact.month or said.day != fact.day:
         return False
     return said.year == fact.year or (said.year is None and yearless_ok)
-
-
-def format_date(value: date) -> str:
-    return f"{value.day} {_MONTH_NAMES[value.month - 1]} {value.year}"

@@ -7,8 +7,9 @@ import re
 from datetime import date
 
 from composer.lint.factcheck.context import Context
-from composer.lint.factcheck.dates import WEEKDAY, DateMention, Day, format_date
+from composer.lint.factcheck.dates import WEEKDAY, DateMention, Day
 from composer.lint.factcheck.sentences import sentence_start
+from composer.support.formatting import format_date
 
 _DISCOVERY_VERB = (
     r"(?:discovered|found\s+out|learned|learnt|became\s+aware|were\s+made\s+aware|"

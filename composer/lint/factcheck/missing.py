@@ -10,10 +10,11 @@ from functools import cache
 from composer.facts import Contact
 from composer.lint.factcheck.contacts import any_contact, email_in, phone_in, postal_in, web_in
 from composer.lint.factcheck.context import Context
-from composer.lint.factcheck.dates import format_date, same_day
+from composer.lint.factcheck.dates import same_day
 from composer.lint.factcheck.phrases import alternation, phrase_regex
 from composer.lint.factcheck.sentences import first_paragraph
 from composer.lint.factcheck.wording import join, were
+from composer.support.formatting import format_date
 
 # -- 1. data categories named ---------------------------------------------------------------------
 
