@@ -1,434 +1,55 @@
-"""Staff accounts: creating them, checking passwords, and throttling sign-in attempts."""
+"""Staff accounts: creating them, checking passwords, and throttling sign-in attempts.
 
-from __future__ import annotations
+The code: ``users`` (creating accounts, roles, activation), ``passwords`` (strength rules,
+generated passwords), ``sign_in`` (authentication, throttling, re-typed passwords) and
+``errors``. Callers use the names re-exported here.
+"""
 
-import functools
-import math
-import re
-import secrets
-import string
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from importlib.resources import files
-from typing import Any
+from composer.accounts.errors import AccountError
+from composer.accounts.passwords import (
+    COMMON_PASSWORDS,
+    MIN_CONTEXT_WORD,
+    MIN_LISTED_CORE,
+    MIN_PASSWORD_LENGTH,
+    check_password_strength,
+    common_passwords,
+    generate_password,
+)
+from composer.accounts.sign_in import (
+    FAILURE_MEMORY,
+    FIRST_DELAY,
+    KNOWN_ADDRESS_FOR,
+    Throttle,
+    TooManyAttempts,
+    authenticate,
+    check_sign_in_allowed,
+    confirm_password,
+    growing_delay,
+    sign_out_everywhere,
+)
+from composer.accounts.users import create_user, normalise_email, set_active, set_roles
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.orm import Session
-
-from composer import audit
-from composer.models import LoginAttempt, Role, User
-from composer.models.user import PasswordRecheck, new_session_nonce
-
-MIN_PASSWORD_LENGTH = 12
-#: Listed passwords with only digits and symbols added count as listed when the listed part
-#: has at least this many characters ("monkey2026!!"); shorter cores are too often chance.
-MIN_LISTED_CORE = 4
-#: Parts of the email address shorter than this are not looked for in the password.
-MIN_CONTEXT_WORD = 3
-#: The common and breached passwords list shipped inside the package (its header says where
-#: it came from and its licence).
-COMMON_PASSWORDS = "common_passwords.txt"
-_DECORATION = string.digits + string.punctuation + " "
-_RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiop", "asdfghjkl", "zxcvbnm")
-
-
-@functools.lru_cache(maxsize=4)
-def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
-    # Checked when the account does not exist, at the same cost, so timing does not reveal
-    # which accounts exist.
-    return PasswordHasher(time_cost, memory_cost, parallelism).hash("not a password")
-
-
-class AccountError(ValueError):
-    """A problem with account details, written for the person who typed them."""
-
-
-def normalise_email(email: str) -> str:
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise AccountError(f"“{email}” is not an email address: {exc}") from None
-
-
-@functools.cache
-def common_passwords() -> frozenset[str]:
-    """The shipped list of common and breached passwords, lower-cased; read once a process."""
-    text = files("composer.accounts").joinpath(COMMON_PASSWORDS).read_text(encoding="utf-8")
-    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
-
-
-def _context_words(email: str) -> list[str]:
-    """The address, its name part and the words in it, and the domain's names but the last."""
-    email = email.strip().lower()
-    local, _, domain = email.partition("@")
-    words = {email, local, *re.split(r"[^0-9a-z]+", local), *domain.split(".")[:-1]}
-    # Longest first, so "ana.smith" goes before "ana".
-    return sorted((w for w in words if len(w) >= MIN_CONTEXT_WORD), key=len, reverse=True)
-
-
-def _is_run(text: str) -> bool:
-    """Whether ``text`` is the same few characters over and over ("abcabcabcabc"), or a run
-    along the alphabet, the digits or a keyboard row, either way ("123456789012", "lkjhgfdsa")."""
-    for size in range(1, len(text) // 2 + 1):
-        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
-            return True
-    for run in _RUNS:
-        line = run * (len(text) // len(run) + 2)
-        if text in line or text[::-1] in line:
-            return True
-    return False
-
-
-def check_password_strength(password: str, email: str) -> None:
-    """Refuse a password an attacker would try early, with a message saying why.
-
-    ASVS 5.0's rules: at least ``MIN_PASSWORD_LENGTH`` characters, any characters (spaces and
-    any language), no rules about character kinds; not on the common and breached list (nor
-    a listed password with digits or symbols added), not a run or repeat, and not made mostly
-    of the account's email address.
-    """
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"Use a password of at least {MIN_PASSWORD_LENGTH} characters. A few unrelated "
-            "words make one that is easy to remember."
-        )
-    lowered = password.lower()
-    listed = common_passwords()
-    core = lowered.strip(_DECORATION)
-    if lowered in listed or (len(core) >= MIN_LISTED_CORE and core in listed):
-        raise AccountError(
-            "That password is on a list of common and leaked passwords that attackers try "
-            "first, so choose another. Adding digits or symbols to a common password does "
-            "not make it safe."
-        )
-    if _is_run(lowered):
-        raise AccountError(
-            "That password is a repeat or a run of characters (like “aaaa…” or “1234…”), "
-            "which attackers try first. Choose another."
-        )
-    rest = lowered
-    for word in _context_words(email):
-        rest = rest.replace(word, "")
-    if len(rest) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"The password is mostly your email address. Besides the address and its parts, "
-            f"it needs at least {MIN_PASSWORD_LENGTH} characters of its own."
-        )
-
-
-def create_user(
-    session: Session,
-    hasher: PasswordHasher,
-    *,
-    email: str,
-    display_name: str,
-    password: str,
-    roles: Iterable[Role],
-    created_by: User | None,
-    actor_label: str | None = None,
-) -> User:
-    """Add an account (the caller commits). Raises ``AccountError`` on bad details."""
-    email = normalise_email(email)
-    role_set = set(roles)
-    if not role_set:
-        raise AccountError("Give the account at least one role.")
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"There is already an account for {email}.")
-    check_password_strength(password, email)
-    user = User(
-        email=email,
-        display_name=display_name.strip() or email.split("@")[0],
-        password_hash=hasher.hash(password),
-    )
-    user.set_roles(role_set)
-    session.add(user)
-    session.flush()
-    audit.record(
-        session,
-        actor=created_by,
-        actor_label=actor_label,
-        action="user.created",
-        subject_type="user",
-        subject_id=user.id,
-        after={"email": user.email, "roles": sorted(role_set)},
-    )
-    return user
-
-
-def set_roles(session: Session, user: User, roles: set[Role], *, by: User) -> None:
-    if not roles:
-        raise AccountError("Give the account at least one role.")
-    if user.id == by.id and Role.ADMIN not in roles:
-        raise AccountError("You cannot remove your own admin role; ask another admin.")
-    before = sorted(user.roles)
-    if set(before) == roles:
-        return
-    user.set_roles(roles)
-    audit.record(
-        session,
-        actor=by,
-        action="user.roles_changed",
-        subject_type="user",
-        subject_id=user.id,
-        before={"roles": before},
-        after={"roles": sorted(roles)},
-    )
-
-
-def set_active(session: Session, user: User, active: bool, *, by: User) -> None:
-    if user.id == by.id and not active:
-        raise AccountError("You cannot deactivate your own account.")
-    if user.active == active:
-        return
-    user.active = active
-    user.session_nonce = new_session_nonce()  # signs the user out everywhere
-    audit.record(
-        session,
-        actor=by,
-        action="user.activated" if active else "user.deactivated",
-        subject_type="user",
-        subject_id=user.id,
-        before={"active": not active},
-        after={"active": active},
-    )
-
-
-def generate_password(email: str) -> str:
-    """A random password (about 120 bits) that ``check_password_strength`` accepts for
-    ``email``; handed to the person once."""
-    while True:
-        password = secrets.token_urlsafe(15)
-        try:
-            check_password_strength(password, email)
-        except AccountError:  # pragma: no cover - about once in 2**40 tries
-            continue
-        return password
-
-
-# Throttling -------------------------------------------------------------------------------------
-#
-# No attempt ever locks an account for everyone. Wrong passwords slow down the place they come
-# from: one client address guessing at one account waits longer and longer between tries,
-# one address guessing across accounts is stopped for a while, and guesses from many
-# addresses at one account stop only addresses that have not signed in to it lately, so the
-# real user at their usual address still gets in. docs/security.md gives the numbers.
-
-#: The wait after the first failure past the free ones; each further failure doubles it.
-FIRST_DELAY = timedelta(minutes=1)
-#: How long failures for one account from one address (or at one user's re-checks) count
-#: towards the growing wait, unless a right password from the same place clears them.
-FAILURE_MEMORY = timedelta(hours=24)
-#: A client address with a successful sign-in to an account this recently is known for it.
-KNOWN_ADDRESS_FOR = timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class Throttle:
-    """Sign-in throttling's numbers (the ``LOGIN_*`` settings)."""
-
-    #: Wrong passwords for one account from one address before waits start.
-    free_failures: int
-    #: The longest wait between tries for one account from one address.
-    max_delay: timedelta
-    #: Failures from one address, across all accounts, within ``window``.
-    max_per_address: int
-    #: Failures for one account within ``window`` after which addresses not known for it wait.
-    max_per_account: int
-    window: timedelta
-
-
-class TooManyAttempts(Exception):
-    """Wait ``retry_after`` before trying again; the message says why, for the user."""
-
-    def __init__(self, retry_after: timedelta, reason: str) -> None:
-        self.retry_after = max(retry_after, timedelta(seconds=1))
-        super().__init__(f"{reason} {_wait_words(self.retry_after)}")
-
-
-def _wait_words(wait: timedelta) -> str:
-    seconds = math.ceil(wait.total_seconds())
-    if seconds < 60:
-        return f"Wait {seconds} second{'s' if seconds != 1 else ''} and try again."
-    minutes = math.ceil(seconds / 60)
-    return f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
-
-
-def growing_delay(failures: int, throttle: Throttle) -> timedelta:
-    """The wait after ``failures`` wrong passwords in a row from one place: none for the
-    free ones, then ``FIRST_DELAY``, doubling each time, at most ``throttle.max_delay``."""
-    beyond = failures - throttle.free_failures
-    if beyond < 0:
-        return timedelta(0)
-    return min(FIRST_DELAY * (1 << min(beyond, 30)), throttle.max_delay)
-
-
-def _prune_login_attempts(session: Session, now: datetime, throttle: Throttle) -> None:
-    failures_until = now - max(FAILURE_MEMORY, throttle.window)
-    session.execute(
-        delete(LoginAttempt).where(
-            ((~LoginAttempt.succeeded) & (LoginAttempt.at < failures_until))
-            | (LoginAttempt.succeeded & (LoginAttempt.at < now - KNOWN_ADDRESS_FOR))
-        )
-    )
-
-
-def _streak(
-    session: Session, model: type[LoginAttempt] | type[PasswordRecheck], *where: Any, now: datetime
-) -> tuple[int, datetime | None]:
-    """Failures in a row (within ``FAILURE_MEMORY``, since the last success) matching
-    ``where``, and when the last of them was."""
-    last_success = session.scalar(select(func.max(model.at)).where(*where, model.succeeded))
-    since = now - FAILURE_MEMORY
-    if last_success is not None and last_success > since:
-        since = last_success
-    count, last = session.execute(
-        select(func.count(), func.max(model.at)).where(*where, ~model.succeeded, model.at > since)
-    ).one()
-    return int(count or 0), last
-
-
-def check_sign_in_allowed(
-    session: Session, throttle: Throttle, *, account: str, address: str, now: datetime
-) -> None:
-    """Raise ``TooManyAttempts`` when ``address`` must wait before trying ``account`` again.
-
-    Says nothing about whether the account exists: typed names are counted alike.
-    """
-    _window_limit(
-        session,
-        LoginAttempt.address == address,
-        throttle.max_per_address,
-        throttle,
-        now=now,
-        message="Too many failed sign-in attempts have come from your network.",
-    )
-    failures, last = _streak(
-        session,
-        LoginAttempt,
-        LoginAttempt.account == account,
-        LoginAttempt.address == address,
-        now=now,
-    )
-    wait = growing_delay(failures, throttle)
-    if last is not None and wait and now < last + wait:
-        raise TooManyAttempts(
-            last + wait - now,
-            "Too many wrong passwords for this account from your network; each one makes "
-            "the wait longer.",
-        )
-    known = session.scalar(
-        select(LoginAttempt.id)
-        .where(
-            LoginAttempt.account == account,
-            LoginAttempt.address == address,
-            LoginAttempt.succeeded,
-            LoginAttempt.at >= now - KNOWN_ADDRESS_FOR,
-        )
-        .limit(1)
-    )
-    if known is not None:
-        return
-    _window_limit(
-        session,
-        LoginAttempt.account == account,
-        throttle.max_per_account,
-        throttle,
-        now=now,
-        message="This account has had too many failed sign-in attempts from other places, so "
-        "only networks it was recently signed in from can try now.",
-    )
-
-
-def _window_limit(
-    session: Session,
-    which: ColumnElement[bool],
-    limit: int,
-    throttle: Throttle,
-    *,
-    now: datetime,
-    message: str,
-) -> None:
-    """Raise ``TooManyAttempts`` (until the oldest leaves the window) when the failed sign-ins
-    matching ``which`` in the last ``throttle.window`` number ``limit`` or more."""
-    recent = (which, ~LoginAttempt.succeeded, LoginAttempt.at >= now - throttle.window)
-    count, oldest = session.execute(
-        select(func.count(), func.min(LoginAttempt.at)).where(*recent)
-    ).one()
-    if int(count or 0) >= limit:
-        raise TooManyAttempts(
-            (oldest + throttle.window - now) if oldest else throttle.window, message
-        )
-
-
-def authenticate(
-    session: Session,
-    hasher: PasswordHasher,
-    throttle: Throttle,
-    *,
-    email: str,
-    password: str,
-    address: str,
-    now: datetime,
-) -> User | None:
-    """The active user with these credentials, or None. Records the attempt (caller commits).
-
-    Raises ``TooManyAttempts``, before checking the password, while ``address`` must wait
-    (``check_sign_in_allowed``).
-    """
-    account = email.strip().lower()[:254]
-    address = address[:64]
-    _prune_login_attempts(session, now, throttle)
-    check_sign_in_allowed(session, throttle, account=account, address=address, now=now)
-    user = session.scalar(select(User).where(User.email == account))
-    ok = _verify(hasher, user, password)
-    ok = ok and user is not None and user.active
-    session.add(LoginAttempt(at=now, account=account, address=address, succeeded=ok))
-    if not ok or user is None:
-        return None
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
-    return user
-
-
-def _verify(hasher: PasswordHasher, user: User | None, password: str) -> bool:
-    try:
-        dummy = _dummy_hash(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
-        return bool(hasher.verify(user.password_hash if user else dummy, password))
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def confirm_password(
-    session: Session,
-    hasher: PasswordHasher,
-    throttle: Throttle,
-    user: User,
-    password: str,
-    *,
-    now: datetime,
-) -> bool:
-    """Whether ``password`` is the signed-in ``user``'s, re-typed to confirm a step. Records
-    the check (caller commits).
-
-    Has its own growing wait per user (``throttle.free_failures`` free, then
-    ``growing_delay``), apart from sign-in: raises ``TooManyAttempts`` while it runs.
-    """
-    session.execute(delete(PasswordRecheck).where(PasswordRecheck.at < now - FAILURE_MEMORY))
-    failures, last = _streak(session, PasswordRecheck, PasswordRecheck.user_id == user.id, now=now)
-    wait = growing_delay(failures, throttle)
-    if last is not None and wait and now < last + wait:
-        raise TooManyAttempts(
-            last + wait - now,
-            "You have typed a wrong password too many times; each one makes the wait longer.",
-        )
-    ok = _verify(hasher, user, password)
-    session.add(PasswordRecheck(at=now, user_id=user.id, succeeded=ok))
-    return ok
-
-
-def sign_out_everywhere(user: User) -> None:
-    user.session_nonce = new_session_nonce()
+__all__ = [
+    "COMMON_PASSWORDS",
+    "FAILURE_MEMORY",
+    "FIRST_DELAY",
+    "KNOWN_ADDRESS_FOR",
+    "MIN_CONTEXT_WORD",
+    "MIN_LISTED_CORE",
+    "MIN_PASSWORD_LENGTH",
+    "AccountError",
+    "Throttle",
+    "TooManyAttempts",
+    "authenticate",
+    "check_password_strength",
+    "check_sign_in_allowed",
+    "common_passwords",
+    "confirm_password",
+    "create_user",
+    "generate_password",
+    "growing_delay",
+    "normalise_email",
+    "set_active",
+    "set_roles",
+    "sign_out_everywhere",
+]
