@@ -1,226 +1,33 @@
-"""The first draft of a notice to individuals, written from the incident's facts.
-
-``draft_notice(facts)`` reads a facts document (``composer-facts/1``, docs/facts.md) and writes a
-subject line and a Markdown body: facts first, in plain words, in the five sections California
-requires and other laws expect (REGIMES.md, "What a notice to individuals must say"):
-
-    Dear {{ first_name }},
-
-    <what happened and which information, in one or two sentences>
-
-    ## What happened
-    ## What information was involved
-    ## What we are doing
-    ## What you can do
-    ## For more information
-
-How it treats what the checklist does not know:
-
-- A fact the author marked "Not yet known" (``status.unknown``), or a null the status does not
-  explain, becomes an honest sentence: "We do not yet know X. We will tell you by <next update>."
-  The date is ``next_steps.next_update`` when known, else a visible ``[DATE]`` slot.
-- A fact that is ``missing`` or ``invalid`` (the author has not answered it, or the answer fails a
-  check) becomes a visible ``[SLOT]`` for the author to fill in: a draft must not tell customers
-  "we do not know" when the answer simply has not been typed yet.
-- Text the author wrote for customers (the description, what else we did, what customers should
-  do) is used as written.
-
-The incident's reference number (``next_steps.reference``) is the one readers quote: the checklist
-asks for it for that purpose. The only merge field the draft uses is ``{{ first_name }}``.
-
-The draft passes the linter (``composer.lint``) with no errors or warnings for complete fact sets;
-``tests/rendering`` checks that over several incidents. No Flask.
-"""
+"""What each part of the first draft says, written from the facts: the subject line, the lead
+paragraph, and the paragraphs of the five sections. A fact that is not known becomes an honest
+"We do not yet know ..."; one not answered yet becomes a visible ``[SLOT]`` (see the package's
+docstring)."""
 
 from __future__ import annotations
 
-import calendar
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import Final
 
-from composer.facts import Facts, FactsError
-
-__all__ = [
-    "HEADINGS",
-    "USED_MERGE_FIELDS",
-    "Draft",
-    "DraftError",
-    "draft_notice",
-    "parse_markdown",
-    "to_markdown",
-]
-
-#: The section headings, in order (California Civ. Code 1798.82(d)).
-HEADINGS: Final = (
-    "What happened",
-    "What information was involved",
-    "What we are doing",
-    "What you can do",
-    "For more information",
+from composer.facts import Facts
+from composer.notices.drafting.wording import (
+    MAX_SENTENCE_WORDS,
+    as_written,
+    capitalise,
+    format_count,
+    join,
+    one_line,
+    plain_advice,
+    repeats,
+    sentence_key,
+    sentences,
+    when_phrase,
+    word_count,
 )
-#: The recipient merge fields the draft uses (from the allow-list of recipient fields).
-USED_MERGE_FIELDS: Final = ("first_name",)
-GREETING: Final = "Dear {{ first_name }},"
+from composer.support.formatting import format_date
 
-#: A sentence longer than this (in words) is shortened: the linter flags sentences over 25 words.
-_MAX_SENTENCE_WORDS = 24
 #: The subject is shortened past this many characters (mail clients cut long subjects).
-_MAX_SUBJECT_CHARS = 78
+_MAX_SUBJECT_CHARS: Final = 78
 
-_MONTHS = tuple(calendar.month_name)[1:]  # English names: the C locale's
-
-
-class DraftError(ValueError):
-    """The document is not a facts document; the message says why."""
-
-
-def read_facts(document: Mapping[str, Any]) -> Facts:
-    """The facts reader for ``document``; DraftError when it is not a facts document."""
-    try:
-        return Facts(document)
-    except FactsError as error:
-        raise DraftError(f"not a facts document: {error}") from None
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A notice draft: a subject line and a Markdown body."""
-
-    subject: str
-    body: str
-
-
-# =================================================================================================
-# The file format: "Subject: <subject>", a blank line, then the Markdown body
-# =================================================================================================
-
-_SUBJECT_LINE = re.compile(r"subject:[ \t]*(?P<subject>[^\n]*)", re.IGNORECASE)
-
-
-def to_markdown(draft: Draft) -> str:
-    """The draft as the CLI prints it and ``render`` reads it: a Subject line, a blank line,
-    then the body."""
-    return f"Subject: {draft.subject}\n\n{draft.body}"
-
-
-def parse_markdown(text: str) -> Draft:
-    """Read the ``to_markdown`` format. The Subject line is optional (subject ``""`` without it);
-    line breaks are normalised to ``\\n`` and the blank lines after the subject are dropped."""
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    first, newline, rest = text.partition("\n")
-    match = _SUBJECT_LINE.fullmatch(first.rstrip())
-    if match is None:
-        return Draft(subject="", body=text)
-    return Draft(subject=match.group("subject").strip(), body=rest.lstrip("\n") if newline else "")
-
-
-# =================================================================================================
-# Words
-# =================================================================================================
-
-
-def format_date(value: date) -> str:
-    """``3 November 2026``."""
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
-
-
-def when_phrase(start: date, end: date) -> str:
-    """``on 3 November 2026``, ``between 1 and 3 November 2026``,
-    ``between 30 October and 2 November 2026``."""
-    if start == end:
-        return f"on {format_date(start)}"
-    if start.year != end.year:
-        return f"between {format_date(start)} and {format_date(end)}"
-    if start.month != end.month:
-        return f"between {start.day} {_MONTHS[start.month - 1]} and {format_date(end)}"
-    return f"between {start.day} and {format_date(end)}"
-
-
-def format_count(low: int, high: int, noun: str = "people") -> str:
-    """``1,250 people``, ``between 90,000 and 100,000 people``."""
-    if low == high:
-        return f"{low:,} {'person' if low == 1 and noun == 'people' else noun}"
-    return f"between {low:,} and {high:,} {noun}"
-
-
-def join(items: Sequence[str], word: str = "and") -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {word} {items[-1]}"
-
-
-def capitalise(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-def as_written(text: str) -> str:
-    """Author text as Markdown that means what they wrote: line breaks normalised, no more than
-    one blank line in a row, a "#" that starts a line kept from becoming a heading, and Jinja
-    openers ("{{", "{%", "{#") split so the notice template never runs them."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    text = re.sub(r"\n[ \t]*\n\s*", "\n\n", text)
-    text = re.sub(r"(?m)^([ \t]*)#", r"\1\\#", text)
-    return re.sub(r"\{(?=[{%#])", "{ ", text)
-
-
-def one_line(text: str) -> str:
-    """A fact used inside a sentence: one line, Jinja openers split."""
-    return re.sub(r"\{(?=[{%#])", "{ ", " ".join(text.split()))
-
-
-#: Category advice comes from data_categories.yaml. A few of its phrasings read as hedges or
-#: absolute claims to the linter ("Someone could use your name ..."); these say the same thing
-#: directly. A rewrite that no longer matches (the taxonomy changed) does nothing.
-ADVICE_REWRITES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (re.compile(r"\b([Ss]omeone|[Aa]nyone) could use\b"), r"\1 can use"),
-    (re.compile(r",\s+someone could be using\b"), ", it can mean someone is using"),
-    (
-        re.compile(r"\b[Tt]he ((?:[\w']+ ){1,4}?)alone cannot be used to (\w+)"),
-        r"Nobody can use the \1alone to \2",
-    ),
-)
-
-
-def plain_advice(advice: str) -> str:
-    for pattern, replacement in ADVICE_REWRITES:
-        advice = pattern.sub(replacement, advice)
-    return advice
-
-
-#: A sentence ends at ".", "!" or "?" followed by a space and a capital ("annualcreditreport.com"
-#: and "e.g. this" do not end one).
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-
-
-def sentences(text: str) -> list[str]:
-    return [s for s in (part.strip() for part in _SENTENCE_BREAK.split(text)) if s]
-
-
-def _key(sentence: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", sentence.lower()))
-
-
-#: A sentence whose words are nearly all in one the reader has already been given is a repeat
-#: ("Check your card statements and tell your bank ..." after "Until then, check your statements
-#: and tell your bank ...").
-_REPEAT_SHARE = 0.85
-
-
-def _repeats(words: frozenset[str], earlier: frozenset[str]) -> bool:
-    return len(words & earlier) >= _REPEAT_SHARE * len(words)
-
-
-# =================================================================================================
-# The draft
-# =================================================================================================
 
 ACTORS: Final = ("criminal-outsider", "insider", "supplier", "mistake", "unknown")
 PASSWORD_STORAGE: Final = (
@@ -260,7 +67,10 @@ ACTIONS: Final = (
 )
 
 
-class _Writer:
+class SectionWriter:
+    """Writes each part of the draft from the facts: the subject, the lead paragraph and the
+    five sections' paragraphs (Markdown blocks)."""
+
     def __init__(self, facts: Facts, company: str) -> None:
         self.facts = facts
         self.company = one_line(company) or "[COMPANY]"
@@ -288,13 +98,13 @@ class _Writer:
         if not labels:
             return "your [WHAT INFORMATION]"
         full = join(labels)
-        if _words(full) <= limit_words or len(labels) <= 2:
+        if word_count(full) <= limit_words or len(labels) <= 2:
             return full
         for keep in range(len(labels) - 1, 0, -1):
             other = len(labels) - keep
             kinds = "other kind of information" if other == 1 else "other kinds of information"
             phrase = f"{', '.join(labels[:keep])} and {other} {kinds}"
-            if _words(phrase) <= limit_words or keep == 1:
+            if word_count(phrase) <= limit_words or keep == 1:
                 return phrase
         return full  # not reached
 
@@ -322,7 +132,7 @@ class _Writer:
     def lead(self) -> str:
         occurred = self.occurred()
         when = f" {when_phrase(*occurred)}" if occurred else ""
-        room = _MAX_SENTENCE_WORDS - 5 - _words(when)
+        room = MAX_SENTENCE_WORDS - 5 - word_count(when)
         first = f"We lost control of {self.data_phrase(room)}{when}."
         second = {
             "criminal-outsider": "A criminal got hold of this information.",
@@ -537,13 +347,15 @@ class _Writer:
         facts = self.facts
         actions = facts.text("next_steps.customer_actions")
         blocks = [as_written(actions) if actions else "[WHAT CUSTOMERS SHOULD DO]"]
-        seen = [frozenset(_key(s).split()) for s in sentences(" ".join((actions or "").split()))]
+        seen = [
+            frozenset(sentence_key(s).split()) for s in sentences(" ".join((actions or "").split()))
+        ]
         items: list[str] = []
         for category in self.categories or ():
             kept = []
             for sentence in sentences(plain_advice(category.advice)):
-                words = frozenset(_key(sentence).split())
-                if words and not any(_repeats(words, earlier) for earlier in seen):
+                words = frozenset(sentence_key(sentence).split())
+                if words and not any(repeats(words, earlier) for earlier in seen):
                     seen.append(words)
                     kept.append(sentence)
             if kept:
@@ -577,25 +389,3 @@ class _Writer:
         blocks.append(f"We will send you an update by {self.update}.")
         blocks.append(self.company)
         return blocks
-
-    def body(self) -> str:
-        sections = [
-            self.what_happened(),
-            self.information(),
-            self.doing(),
-            self.can_do(),
-            self.more_information(),
-        ]
-        parts = [GREETING, self.lead()]
-        for heading, blocks in zip(HEADINGS, sections, strict=True):
-            parts.append(f"## {heading}")
-            parts.extend(b for b in blocks if b)
-        return "\n\n".join(parts) + "\n"
-
-
-def draft_notice(facts: Mapping[str, Any], *, company: str = "[COMPANY]") -> Draft:
-    """The first draft of the notice to individuals for this facts document (docs/facts.md).
-
-    Raises DraftError when ``facts`` is not a facts document."""
-    writer = _Writer(read_facts(facts), company)
-    return Draft(subject=writer.subject(), body=writer.body())
