@@ -2,9 +2,9 @@
 
 No Flask: the actor and the settings are passed in. See ``review`` for the rules, the steps
 and the release check; ``bundle`` for what an approval covers; ``queries`` for reading reviews
-and the queue; ``acknowledgements`` for the lint warnings a submission must give reasons for;
-``signatures`` for the approvals' signatures; ``errors`` for what a step refuses with. Callers
-use the names re-exported here.
+and the queue; ``policy`` for how many approvals a notice needs; ``acknowledgements`` for the
+lint warnings a submission must give reasons for; ``signatures`` for the approvals'
+signatures; ``errors`` for what a step refuses with. Callers use the names re-exported here.
 """
 
 from composer.approval.acknowledgements import (
@@ -32,8 +32,12 @@ from composer.approval.errors import (
     RecipientsChanged,
     SubmitRefused,
 )
-from composer.approval.queries import (
+from composer.approval.policy import (
     DEFAULT_REQUIRED_APPROVALS,
+    required_approvals,
+    set_required_approvals,
+)
+from composer.approval.queries import (
     QueueItem,
     approval_refusal,
     current_review,
@@ -41,7 +45,6 @@ from composer.approval.queries import (
     get_review,
     last_approved,
     open_review,
-    required_approvals,
     review_queue,
     reviews_for,
     waiting_for,
@@ -54,7 +57,6 @@ from composer.approval.review import (
     record_view,
     release_check,
     request_changes,
-    set_required_approvals,
     submit,
     void_for_new_version,
     withdraw,

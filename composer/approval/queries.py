@@ -7,20 +7,11 @@ Plain functions over a SQLAlchemy session; nothing here changes a review. No Fla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from composer.models import Incident, NoticeVersion, Review, ReviewState, Role, User
-
-#: Approvals a notice needs when neither the incident nor the site says otherwise.
-DEFAULT_REQUIRED_APPROVALS: Final = 1
-
-
-def required_approvals(incident: Incident, default: int = DEFAULT_REQUIRED_APPROVALS) -> int:
-    """How many approvals a new review of this incident's notice needs."""
-    return incident.required_approvals or default
 
 
 def reviews_for(session: Session, incident: Incident) -> list[Review]:

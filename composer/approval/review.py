@@ -40,14 +40,13 @@ from composer.approval.errors import (
     RecipientsChanged,
     SubmitRefused,
 )
+from composer.approval.policy import DEFAULT_REQUIRED_APPROVALS, required_approvals
 from composer.approval.queries import (
-    DEFAULT_REQUIRED_APPROVALS,
     approval_refusal,
     closed_message,
     current_review,
     editors_of,
     open_review,
-    required_approvals,
 )
 from composer.approval.signatures import approval_fields, approval_signature_problems
 from composer.models import (
@@ -66,8 +65,6 @@ from composer.models import (
 )
 from composer.models.notice import latest_version
 
-#: The most approvals an incident can ask for (more would stall every notice).
-MAX_REQUIRED_APPROVALS: Final = 10
 MAX_COMMENT_CHARS: Final = 5000
 MAX_NOTE_CHARS: Final = 5000
 
@@ -466,44 +463,6 @@ def void_for_new_version(
         )
         voided.append(review)
     return voided
-
-
-def set_required_approvals(
-    session: Session, incident: Incident, value: int, *, by: User, default: int
-) -> None:
-    """Set how many approvals the incident's notice needs (admins only). While a review is
-    open the number can go up (and the open review needs the new number) but not down."""
-    if not by.has_role(Role.ADMIN):
-        raise ApprovalRefused("Only admins can change how many approvals a notice needs.")
-    if not 1 <= value <= MAX_REQUIRED_APPROVALS:
-        raise ApprovalError(
-            f"The number of approvals must be between 1 and {MAX_REQUIRED_APPROVALS}."
-        )
-    before = required_approvals(incident, default)
-    current = open_review(session, incident)
-    if current is not None and value < current.required_approvals:
-        raise ApprovalRefused(
-            f"Version {current.version.number} is in review and needs "
-            f"{current.required_approvals} approval{'s' if current.required_approvals != 1 else ''}"
-            ". The number cannot be lowered while a review is open; it can be raised."
-        )
-    if value == before and incident.required_approvals is not None:
-        return
-    incident.required_approvals = value
-    raised_open = None
-    if current is not None and value > current.required_approvals:
-        current.required_approvals = value
-        raised_open = current.id
-    session.flush()
-    audit.record(
-        session,
-        actor=by,
-        action="approval_policy.changed",
-        subject_type="incident",
-        subject_id=incident.id,
-        before={"required": before},
-        after={"required": value, "open_review_raised": raised_open},
-    )
 
 
 def check_recipients(session: Session, incident: Incident) -> RecipientList | None:
