@@ -1,4 +1,4 @@
-"""The checks of a notice against the incident's facts (composer/lint/factcheck.py).
+"""The checks of a notice against the incident's facts (composer/lint/factcheck/).
 
 Each check has a table of should-flag / should-pass examples (proselint style). Every run also
 checks the finding shape: span findings quote the text at their offsets, document findings have
