@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from composer import approval
 from composer.checklist import Catalogue
 from composer.delivery.gateways import CohortContent
 from composer.models import Incident, NoticeVersion, RunState, SendRun
+from composer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def run_release(
     session: Session,
     run: SendRun,
     *,
-    config: Any,
+    settings: Settings,
     catalogue: Catalogue,
     today: date,
     recount: bool = True,
@@ -48,7 +48,7 @@ def run_release(
     if version is None:
         raise approval.NotApproved("Not sent: the notice has no versions.")
     bundle = approval.incident_bundle(
-        session, incident, version, config=config, catalogue=catalogue, today=today
+        session, incident, version, settings=settings, catalogue=catalogue, today=today
     )
     release = approval.release_check(session, incident, bundle, check_recipients_rows=recount)
     if release.bundle.sha256 != run.bundle_sha256:
@@ -62,7 +62,7 @@ def content_for_run(
     session: Session,
     run: SendRun,
     *,
-    config: Any,
+    settings: Settings,
     catalogue: Catalogue,
     today: date,
     recount: bool = True,
@@ -70,7 +70,7 @@ def content_for_run(
     """Rebuild the run's bundle and check it against the approval; returns the content for each
     cohort key. Raises ``approval.ApprovalError`` (not approved, or changed since) otherwise."""
     _, release = run_release(
-        session, run, config=config, catalogue=catalogue, today=today, recount=recount
+        session, run, settings=settings, catalogue=catalogue, today=today, recount=recount
     )
     variants = {v.spec.key: v for v in release.bundle.variants}
     fallback = release.bundle.variants[0]

@@ -1,8 +1,9 @@
-"""The scaled-out sender: Celery workers with a Redis broker, sending through the same
-:class:`composer.workers.dispatcher.Dispatcher` as the in-process thread (``SEND_WORKER =
-"celery"``; README "Sending with Celery" shows how to start it).
+"""The Celery worker, the scaled-out sender (``SEND_WORKER = "celery"``): Celery worker processes
+with a Redis broker, sending through the same :class:`composer.workers.dispatcher.Dispatcher` as
+the in-process threads (README "Sending with Celery" shows how to start them;
+``composer.celery_worker`` is the Celery application they load).
 
-Waiting postal letter batches are rendered by ``composer.render_letters`` tasks, one batch per
+Waiting letter batches are rendered by ``composer.render_letters`` tasks, one batch per
 task (queued when an admin prepares letters, and when a worker starts).
 
 The outbox in the database, not the broker, knows who has been sent. A task only says "keep
@@ -15,7 +16,8 @@ when Redis redelivers unacknowledged messages (``CELERY_VISIBILITY_TIMEOUT_SECON
 every worker queues tasks for all running runs when it starts.
 
 A run just started is ``preparing``: its tasks write the delivery rows step by step
-(``outbox.prepare_step``, each step committed with how far it got), then send.
+(``composer.delivery.preparing.prepare_step``, each step committed with how far it got),
+then send.
 
 Task arguments are run ids only: no personal data goes through the broker.
 """
@@ -36,6 +38,7 @@ from sqlalchemy import select
 from composer.delivery import schedule
 from composer.delivery.release import BUSY_OUTCOMES
 from composer.models import RunState, SendRun, utcnow
+from composer.settings import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +60,10 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
+    settings = settings_of(app)
     celery = Celery(app.import_name, task_cls=FlaskTask)
     celery.conf.update(
-        broker_url=app.config["CELERY_BROKER_URL"],
+        broker_url=settings.celery_broker_url,
         # Acknowledge after the task ran, and requeue a task whose worker process died.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -67,7 +71,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
-            "visibility_timeout": float(app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"]),
+            "visibility_timeout": settings.celery_visibility_timeout_seconds,
         },
         # Publishing from a web request must not hang when Redis is down.
         broker_connection_timeout=5,
@@ -149,7 +153,7 @@ def _send_for_a_while(app: Flask, run_id: int) -> tuple[str, float]:
     from composer.extensions import db
 
     dispatcher = _dispatcher(app)
-    deadline = time.monotonic() + float(app.config["CELERY_SEND_TASK_SECONDS"])
+    deadline = time.monotonic() + settings_of(app).celery_send_task_seconds
     session = db.session()
     outcome = "sent"
     try:
@@ -198,7 +202,7 @@ def queue_running_runs(app: Flask, run_id: int | None = None) -> int:
         )
     else:
         run_ids = [run_id]
-    per_run = max(1, int(app.config["CELERY_SEND_TASKS_PER_RUN"]))
+    per_run = max(1, settings_of(app).celery_send_tasks_per_run)
     for rid in run_ids:
         for _ in range(per_run):
             celery.send_task(SEND_TASK, args=(rid,))

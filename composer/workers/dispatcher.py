@@ -1,5 +1,10 @@
-"""The :class:`Dispatcher`: what every kind of worker sends through (the in-process threads,
-``flask --app composer send work`` and the Celery tasks).
+"""The :class:`Dispatcher`: what every sending worker sends through.
+
+"Worker" here means whatever runs the dispatcher: the in-process threads
+(``composer.workers.inprocess``, ``SEND_WORKER = "inprocess"``), ``flask --app composer send
+work`` (the same threads' loop in a process of its own), or a Celery worker process
+(``composer.workers.celery_tasks``, ``SEND_WORKER = "celery"``). The PDF renderer's child
+process (``composer.rendering.child_process``) is not a worker in this sense.
 
 Before a run's first batch it rebuilds the bundle and checks it against the approval
 (``composer.delivery.release``): if anything changed since legal signed, the run stops and says
@@ -19,23 +24,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from composer import approval
-from composer.delivery import dispatch as outbox
 from composer.delivery import release, schedule
+from composer.delivery.dispatch import DispatchResult, DispatchSettings, dispatch_once
 from composer.delivery.gateways import CohortContent, MailGateway
 from composer.models import RunState, SendRun, utcnow
+from composer.settings import settings_of
 
 
 class Dispatcher:
     """Sends batches of running runs: checks each run's bundle against the approval (before a
     run's first batch here, then again every ``recheck_seconds``), then calls
-    :func:`outbox.dispatch_once`. The in-process thread, ``flask --app composer send work`` and
-    the Celery tasks (``composer.workers.celery_tasks``) all send through this one class."""
+    ``composer.delivery.dispatch.dispatch_once``. The in-process threads, ``flask --app composer
+    send work`` and the Celery tasks (``composer.workers.celery_tasks``) all send through this
+    one class."""
 
     def __init__(
         self,
         app: Any,
         gateway_factory: Callable[[], MailGateway],
-        settings_factory: Callable[[], outbox.DispatchSettings],
+        settings_factory: Callable[[], DispatchSettings],
         *,
         name: str,
     ) -> None:
@@ -87,9 +94,9 @@ class Dispatcher:
         self,
         session: Session,
         gateway: MailGateway,
-        settings: outbox.DispatchSettings,
+        settings: DispatchSettings,
         run_id: int,
-    ) -> outbox.DispatchResult | None:
+    ) -> DispatchResult | None:
         """One step of ``run_id``; None when the run is gone or was stopped because what would
         be sent no longer matches the approval (the run's message says what changed)."""
         run = session.get(SendRun, run_id)
@@ -111,7 +118,7 @@ class Dispatcher:
                             release.content_for_run(
                                 session,
                                 run,
-                                config=self.app.config,
+                                settings=settings_of(self.app),
                                 catalogue=self.app.extensions["composer.catalogue"],
                                 today=date.today(),
                                 recount=recount,
@@ -131,29 +138,27 @@ class Dispatcher:
                 run.message = str(exc)
                 session.commit()
             return None
-        return outbox.dispatch_once(session, gateway, run_id, content, settings, worker=self.name)
+        return dispatch_once(session, gateway, run_id, content, settings, worker=self.name)
 
     def _prepare(
         self,
         session: Session,
         gateway: MailGateway,
-        settings: outbox.DispatchSettings,
+        settings: DispatchSettings,
         run_id: int,
-    ) -> outbox.DispatchResult:
+    ) -> DispatchResult:
         """One prepare step of ``run_id`` (no content is needed yet: the approval is checked
         before the first batch goes). One thread of this process prepares at a time; the
         others send other runs meanwhile (on SQLite they would only wait for its lock)."""
         if not self._prepare_lock.acquire(blocking=False):
             session.rollback()
-            return outbox.DispatchResult(outcome="waiting")
+            return DispatchResult(outcome="waiting")
         try:
 
             def no_content(key: str) -> CohortContent:  # pragma: no cover - never asked
                 raise AssertionError("a preparing run sends nothing")
 
-            return outbox.dispatch_once(
-                session, gateway, run_id, no_content, settings, worker=self.name
-            )
+            return dispatch_once(session, gateway, run_id, no_content, settings, worker=self.name)
         finally:
             self._prepare_lock.release()
 

@@ -1,6 +1,11 @@
-"""The embedded default (``SEND_WORKER = "inprocess"``): daemon threads in the app's process
-that send every running run, render waiting letter batches and run the retention purge; and
-how the web layer wakes whichever worker is configured (the threads, or Celery tasks).
+"""The in-process worker, the embedded default (``SEND_WORKER = "inprocess"``): daemon threads
+in the app's process that send every running run (through the shared
+:class:`~composer.workers.dispatcher.Dispatcher`), render waiting letter batches and run the
+retention purge. ``flask --app composer send work`` runs the same threads in a process of its
+own.
+
+Also how the web layer wakes whichever worker ``SEND_WORKER`` names: these threads, or the
+Celery workers (``composer.workers.celery_tasks``) by queuing tasks.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from composer.delivery import dispatch as outbox
+from composer.delivery.dispatch import DispatchSettings
 from composer.delivery.gateways import MailGateway
+from composer.extensions import current_settings
+from composer.settings import settings_of
 from composer.workers.dispatcher import Dispatcher
 from composer.workers.runtime import (
     dispatch_settings,
@@ -34,14 +41,14 @@ class InProcessWorker(Dispatcher):
     ``threads`` > 1 the others only send, so that many batches are in flight at once: while
     one thread waits for SendGrid's answer (a large share of a batch's time, and most of it
     against the real service), another claims and builds the next. Each thread claims its
-    own batches (``outbox.claim_batch``), as separate workers do.
+    own batches (``composer.delivery.dispatch.claim_batch``), as separate workers do.
     """
 
     def __init__(
         self,
         app: Any,
         gateway_factory: Callable[[], MailGateway],
-        settings_factory: Callable[[], outbox.DispatchSettings],
+        settings_factory: Callable[[], DispatchSettings],
         *,
         idle_seconds: float = 1.0,
         letters: Callable[[], bool] | None = None,
@@ -135,14 +142,15 @@ class InProcessWorker(Dispatcher):
 
 
 def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
-    """A sending worker for ``app``: its gateway and settings are read from the app's config
+    """A sending worker for ``app``: its gateway and settings are read from the app's settings
     (used by the in-process thread and by ``flask --app composer send work``)."""
+    site = settings_of(app)
 
     def gateway() -> Any:
         with app.app_context():
             return mail_gateway()
 
-    def settings() -> outbox.DispatchSettings:
+    def settings() -> DispatchSettings:
         with app.app_context():
             return dispatch_settings()
 
@@ -153,16 +161,15 @@ def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
         idle_seconds=idle_seconds,
         letters=lambda: render_pending_letters(app),
         housekeeping=lambda: purge_due(app),
-        housekeeping_seconds=float(app.config.get("RECIPIENT_PURGE_EVERY_SECONDS") or 3600),
-        threads=int(app.config["SEND_THREADS"]),
+        housekeeping_seconds=site.recipient_purge_every_seconds or 3600.0,
+        threads=site.send_threads,
     )
 
 
 def wake_sender(run_id: int) -> str | None:
     """Have the configured worker send ``run_id`` now. Returns a problem in words when the
     workers could not be told (the run is saved and will be picked up when they start)."""
-    mode = current_app.config.get("SEND_WORKER", "inprocess")
-    if mode == "celery":
+    if current_settings().send_worker == "celery":
         from composer.workers.celery_tasks import queue_running_runs
 
         try:
@@ -183,7 +190,7 @@ def wake_sender(run_id: int) -> str | None:
 def wake_letters() -> str | None:
     """Have the configured worker render waiting letter batches now; a problem in words when
     the workers could not be told."""
-    if current_app.config.get("SEND_WORKER", "inprocess") == "celery":
+    if current_settings().send_worker == "celery":
         from composer.workers.celery_tasks import queue_letters
 
         try:
@@ -206,7 +213,7 @@ _worker_lock = threading.Lock()
 
 def worker() -> InProcessWorker | None:
     """The app's in-process sender (``SEND_WORKER = "inprocess"``), started on first use."""
-    if current_app.config.get("SEND_WORKER", "inprocess") != "inprocess":
+    if current_settings().send_worker != "inprocess":
         return None
     extensions = current_app.extensions
     with _worker_lock:

@@ -1,5 +1,9 @@
-"""What every worker needs from the app: its mail gateway, its dispatch settings, letter
-rendering and the retention purge, each read from the app's configuration."""
+"""What every worker needs from the app, read from its settings (``composer.settings``): the
+mail gateway, the dispatch settings, letter rendering and the retention purge.
+
+Used by each kind of worker alike: the in-process threads (``composer.workers.inprocess``),
+``flask --app composer send work`` and the Celery tasks (``composer.workers.celery_tasks``).
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.orm import sessionmaker
 
-from composer.delivery import dispatch as outbox
-from composer.delivery import letters as postal
-from composer.delivery.gateways import MailGateway, gateway_from_config
-from composer.extensions import db
+from composer.delivery import letters
+from composer.delivery.dispatch import DispatchSettings
+from composer.delivery.gateways import MailGateway, gateway_for
+from composer.extensions import current_settings, db
 from composer.models import utcnow
 from composer.rendering.child_process import max_concurrent
-from composer.settings import letter_render_processes, send_prepare_rows
+from composer.settings import letter_render_processes, settings_of
 
 
 def mail_gateway() -> MailGateway:
     """The gateway ``MAIL_GATEWAY`` names; the dev outbox writes through its own sessions."""
-    return gateway_from_config(current_app.config, sessionmaker(db.engine))
+    return gateway_for(current_settings(), sessionmaker(db.engine))
 
 
 def render_pending_letters(app: Flask) -> bool:
@@ -42,9 +46,9 @@ def render_pending_letters(app: Flask) -> bool:
 def _render_one(app: Flask) -> bool:
     with app.app_context():
         try:
-            return postal.render_next(
+            return letters.render_next(
                 db.session(),
-                config=app.config,
+                settings=current_settings(),
                 catalogue=app.extensions["composer.catalogue"],
                 now=utcnow(),
                 actor_label="letters",
@@ -60,14 +64,16 @@ def render_processes(config: Mapping[str, Any]) -> int:
     return min(letter_render_processes(config) or limit, limit)
 
 
-def dispatch_settings() -> outbox.DispatchSettings:
-    cfg = current_app.config
-    return outbox.DispatchSettings(
-        sender=str(cfg["MAIL_SENDER"]),
-        reply_to=str(cfg.get("MAIL_REPLY_TO") or ""),
-        lease=timedelta(seconds=float(cfg.get("SEND_LEASE_SECONDS", 120))),
-        rate_per_second=float(cfg.get("SEND_RATE_PER_SECOND") or 0) or None,
-        prepare_rows=send_prepare_rows(cfg),
+def dispatch_settings() -> DispatchSettings:
+    """How the current app's workers send (``MAIL_SENDER``, ``SEND_LEASE_SECONDS``,
+    ``SEND_RATE_PER_SECOND``, ...)."""
+    settings = current_settings()
+    return DispatchSettings(
+        sender=settings.mail_sender,
+        reply_to=settings.mail_reply_to,
+        lease=timedelta(seconds=settings.send_lease_seconds),
+        rate_per_second=settings.send_rate_per_second or None,
+        prepare_rows=settings.send_prepare_rows,
     )
 
 
@@ -76,7 +82,7 @@ def purge_due(app: Flask) -> None:
     and kept forms past their expiry whatever the period; logs counts only."""
     from composer import retention
 
-    days = int(app.config.get("RECIPIENT_RETENTION_DAYS") or 0)
+    days = settings_of(app).recipient_retention_days
     with app.app_context():
         try:
             if days <= 0:

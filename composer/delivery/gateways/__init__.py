@@ -1,6 +1,6 @@
 """Mail gateways: where an email goes when the app sends it.
 
-Two gateways, chosen by ``MAIL_GATEWAY`` (:func:`gateway_from_config`):
+Two gateways, chosen by ``MAIL_GATEWAY`` (:func:`gateway_for`):
 
 - ``outbox`` (the default) stores each message in the ``dev_outbox_message`` table, where an
   admin reads it at ``/outbox``. Nothing leaves the machine (``dev_outbox``).
@@ -48,42 +48,49 @@ from composer.delivery.gateways.messages import MailMessage as MailMessage
 from composer.delivery.gateways.messages import SessionFactory as SessionFactory
 from composer.delivery.gateways.sendgrid import MAX_SUBSTITUTION_BYTES as MAX_SUBSTITUTION_BYTES
 from composer.delivery.gateways.sendgrid import SendGridGateway as SendGridGateway
+from composer.settings import Defaults, SettingError, Settings, settings_of
 
 
-def _outbox_from_config(_config: Mapping[str, Any], session_factory: SessionFactory) -> MailGateway:
+def _outbox(_settings: Settings, session_factory: SessionFactory) -> MailGateway:
     return DevOutboxGateway(session_factory)
 
 
-def _sendgrid_from_config(config: Mapping[str, Any], _factory: SessionFactory) -> MailGateway:
-    try:
-        timeout = float(config.get("SENDGRID_TIMEOUT_SECONDS", 10.0))
-    except (TypeError, ValueError):
-        raise GatewayConfigError("SENDGRID_TIMEOUT_SECONDS must be a number of seconds.") from None
+def _sendgrid(settings: Settings, _factory: SessionFactory) -> MailGateway:
     return SendGridGateway(
-        api_key=str(config.get("SENDGRID_API_KEY") or ""),
-        sender=str(config.get("MAIL_SENDER") or ""),
-        host=str(config.get("SENDGRID_HOST") or "https://api.sendgrid.com"),
-        timeout=timeout,
-        reply_to=str(config.get("MAIL_REPLY_TO") or ""),
+        api_key=settings.sendgrid_api_key,
+        sender=settings.mail_sender,
+        host=settings.sendgrid_host or Defaults.SENDGRID_HOST,
+        timeout=settings.sendgrid_timeout_seconds,
+        reply_to=settings.mail_reply_to,
     )
 
 
-#: ``MAIL_GATEWAY`` value -> how to make that gateway from the app's configuration.
-GATEWAYS: Final[Mapping[str, Callable[[Mapping[str, Any], SessionFactory], MailGateway]]] = {
-    "outbox": _outbox_from_config,
-    "sendgrid": _sendgrid_from_config,
+#: ``MAIL_GATEWAY`` value -> how to make that gateway from the site's settings.
+GATEWAYS: Final[Mapping[str, Callable[[Settings, SessionFactory], MailGateway]]] = {
+    "outbox": _outbox,
+    "sendgrid": _sendgrid,
 }
 
 
-def gateway_from_config(config: Mapping[str, Any], session_factory: SessionFactory) -> MailGateway:
+def gateway_for(settings: Settings, session_factory: SessionFactory) -> MailGateway:
     """The gateway ``MAIL_GATEWAY`` names ("outbox" when unset), configured and ready.
 
     Raises ``GatewayConfigError`` for an unknown gateway or incomplete settings (SendGrid
     without an API key), with a message saying what to set.
     """
-    name = str(config.get("MAIL_GATEWAY") or "outbox").strip().lower()
+    name = (settings.mail_gateway or "outbox").strip().lower()
     make = GATEWAYS.get(name)
     if make is None:
         choices = ", ".join(repr(n) for n in GATEWAYS)
         raise GatewayConfigError(f"MAIL_GATEWAY is {name!r}; it must be one of {choices}.")
-    return make(config, session_factory)
+    return make(settings, session_factory)
+
+
+def gateway_from_config(config: Mapping[str, Any], session_factory: SessionFactory) -> MailGateway:
+    """:func:`gateway_for` for a caller holding a config mapping (the command line, tests): a
+    setting with a wrong value is a ``GatewayConfigError`` naming it."""
+    try:
+        settings = settings_of(config)
+    except SettingError as exc:
+        raise GatewayConfigError(str(exc)) from None
+    return gateway_for(settings, session_factory)

@@ -46,7 +46,7 @@ from composer.models import (
 from composer.rendering.address import recipient_lines
 from composer.rendering.errors import RenderBusy, RenderError
 from composer.rendering.merge_fields import Recipient as MergeRecipient
-from composer.settings import letter_home_country
+from composer.settings import Defaults, Settings, settings_of
 
 #: Seconds of rendering allowed per letter on top of the base time limit. Measured at about
 #: 0.1 s a letter (docs/postal.md); the rest is room for a busy machine.
@@ -69,27 +69,30 @@ def letters_for_run(
     session: Session,
     run: SendRun,
     *,
-    config: Mapping[str, Any],
+    settings: Settings | None = None,
+    config: Mapping[str, Any] | None = None,
     catalogue: Catalogue,
     today: date,
 ) -> LetterFor:
     """Rebuild the run's bundle, check it against the approval, and reproduce each cohort's
     approved letter; returns a function making one recipient's letter (HTML for WeasyPrint).
     Raises ``approval.ApprovalError`` (not approved, or changed since) otherwise: the same
-    check as email (``composer.delivery.release.content_for_run``), plus the letter's own."""
+    check as email (``composer.delivery.release.content_for_run``), plus the letter's own.
+    ``settings``: the site's (or, from a caller holding it, the app's ``config`` mapping)."""
     from composer.delivery.release import run_release
     from composer.rendering.pdf import Paper, letter_html
 
-    version, release = run_release(session, run, config=config, catalogue=catalogue, today=today)
-    settings = release.bundle.settings
-    letter = settings.letter
-    home_country = letter_home_country(config)
+    site = _site_settings(settings, config)
+    version, release = run_release(session, run, settings=site, catalogue=catalogue, today=today)
+    bundled = release.bundle.settings
+    letter = bundled.letter
+    home_country = site.letter_home_country
 
     def render(spec: approval.VariantSpec, recipient: MergeRecipient, day: date) -> str:
         return letter_html(
             version,
             recipient,
-            company=settings.company,
+            company=bundled.company,
             paper=Paper(letter.paper),
             logo=letter.logo,
             return_address=letter.return_address,
@@ -188,21 +191,32 @@ def _letter_rows(session: Session, batch: LetterBatch, *, home_country: str) -> 
     return rows
 
 
-def print_date(now: datetime, config: Mapping[str, Any]) -> date:
+def _site_settings(settings: Settings | None, config: Mapping[str, Any] | None) -> Settings:
+    """The site's settings: as given, or read from a caller's config mapping."""
+    if settings is not None:
+        return settings
+    if config is None:
+        raise TypeError("letters need the site's settings (or the app's config)")
+    return settings_of(config)
+
+
+def print_date(now: datetime, settings: Settings) -> date:
     """The date on letters rendered at ``now``: that day where the site is."""
-    return now.astimezone(ZoneInfo(str(config.get("DEFAULT_TIMEZONE") or "UTC"))).date()
+    return now.astimezone(ZoneInfo(settings.default_timezone or "UTC")).date()
 
 
-def render_timeout(size: int, config: Mapping[str, Any]) -> float:
+def render_timeout(size: int, settings: Settings) -> float:
     """Seconds one batch of ``size`` letters may take to render before it is stopped."""
-    return float(config.get("RENDER_TIMEOUT_SECONDS") or 20.0) + SECONDS_PER_LETTER * size
+    base = settings.render_timeout_seconds or Defaults.RENDER_TIMEOUT_SECONDS
+    return float(base) + SECONDS_PER_LETTER * size
 
 
 def render_batch(
     session: Session,
     batch: LetterBatch,
     *,
-    config: Mapping[str, Any],
+    settings: Settings | None = None,
+    config: Mapping[str, Any] | None = None,
     catalogue: Catalogue,
     now: datetime,
     actor_label: str | None = None,
@@ -212,9 +226,11 @@ def render_batch(
     stores both with their SHA-256 and the page numbers, marks it ready and records
     ``letters.rendered``. Raises :class:`LettersRefused`, ``approval.ApprovalError`` or a
     ``RenderError`` (with a message for an admin) and changes nothing then. The caller commits.
+    ``settings``: the site's (or, from a caller holding it, the app's ``config`` mapping).
     """
     from composer.rendering.pdf import letters_to_pdf
 
+    site = _site_settings(settings, config)
     if batch.state != LetterBatchState.WAITING.value:
         raise LettersRefused(f"Letter batch {batch.id} is {batch.state}, not waiting.")
     run = session.get(SendRun, batch.run_id)
@@ -222,20 +238,20 @@ def render_batch(
     problem = refusal(session, run)
     if problem:
         raise LettersRefused(problem)
-    day = print_date(now, config)
-    letter_for = letters_for_run(session, run, config=config, catalogue=catalogue, today=day)
-    rows = _letter_rows(session, batch, home_country=letter_home_country(config))
+    day = print_date(now, site)
+    letter_for = letters_for_run(session, run, settings=site, catalogue=catalogue, today=day)
+    rows = _letter_rows(session, batch, home_country=site.letter_home_country)
     if not rows:
         raise LettersRefused(f"Letter batch {batch.id} has no letters.")
     htmls = [letter_for(row.cohort_key, row.recipient, day) for row in rows]
-    company = str(config.get("COMPANY_NAME") or "")
+    company = site.company_name
     title = f"{company} letters: send {run.id}, batch {batch.number} ({len(rows)} letters)"
     # A batch waits its turn behind previews and other batches (RENDER_MAX_CONCURRENT) for
     # part of its lease; if no renderer came free, RenderBusy puts it back for later.
     pdf, pages = letters_to_pdf(
         htmls,
         title=title.strip(),
-        timeout=render_timeout(len(rows), config),
+        timeout=render_timeout(len(rows), site),
         wait=RENDER_WAIT_SECONDS,
     )
     manifest = manifest_csv(batch, rows, pages).encode("utf-8")
@@ -286,7 +302,7 @@ def render_batch(
     )
 
 
-def _claim(session: Session, config: Mapping[str, Any], now: datetime) -> LetterBatch | None:
+def _claim(session: Session, settings: Settings, now: datetime) -> LetterBatch | None:
     """Take the oldest waiting batch no other worker holds, for as long as it may take."""
     while True:
         found = session.execute(
@@ -302,7 +318,7 @@ def _claim(session: Session, config: Mapping[str, Any], now: datetime) -> Letter
             session.rollback()
             return None
         batch_id, size = found
-        lease = timedelta(seconds=render_timeout(size, config) + 60)
+        lease = timedelta(seconds=render_timeout(size, settings) + 60)
         claimed = session.execute(
             update(LetterBatch)
             .where(
@@ -361,14 +377,16 @@ def refusal_message(exc: Exception) -> str:
 def render_next_batch(
     session: Session,
     *,
-    config: Mapping[str, Any],
+    settings: Settings | None = None,
+    config: Mapping[str, Any] | None = None,
     catalogue: Catalogue,
     now: datetime,
     actor_label: str | None = None,
 ) -> LetterBatch | None:
     """:func:`render_next`, returning the batch it rendered or refused (None when no batch
     was waiting)."""
-    batch = _claim(session, config, now)
+    site = _site_settings(settings, config)
+    batch = _claim(session, site, now)
     if batch is None:
         return None
     batch_id = batch.id
@@ -385,7 +403,7 @@ def render_next_batch(
             render_batch(
                 session,
                 batch,
-                config=config,
+                settings=site,
                 catalogue=catalogue,
                 now=now,
                 actor_label=actor_label,
@@ -403,7 +421,8 @@ def render_next_batch(
 def render_next(
     session: Session,
     *,
-    config: Mapping[str, Any],
+    settings: Settings | None = None,
+    config: Mapping[str, Any] | None = None,
     catalogue: Catalogue,
     now: datetime,
     actor_label: str | None = None,
@@ -415,6 +434,11 @@ def render_next(
     and a batch whose worker died is taken again once its lease runs out; after
     :data:`MAX_ATTEMPTS` such starts it fails."""
     found = render_next_batch(
-        session, config=config, catalogue=catalogue, now=now, actor_label=actor_label
+        session,
+        settings=settings,
+        config=config,
+        catalogue=catalogue,
+        now=now,
+        actor_label=actor_label,
     )
     return found is not None
