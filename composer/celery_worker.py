@@ -1,4 +1,5 @@
-"""The Celery application for workers (``SEND_WORKER = "celery"``):
+"""The Celery application that Celery workers load (``SEND_WORKER = "celery"``; its tasks are
+``composer.workers.celery_tasks``):
 
     celery --app composer.celery_worker worker --loglevel INFO
 

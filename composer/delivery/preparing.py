@@ -58,7 +58,7 @@ def start_run(
     caller just before) to ``recipient_list``, in the ``preparing`` state, and return at once:
     a worker writes one delivery per recipient (:func:`prepare_step`, in chunks), then the run
     is running, or scheduled for ``scheduled_for`` (``composer.delivery.schedule``). Recipients
-    with no email go straight to the postal list. The caller commits."""
+    with no email go straight to the letters list. The caller commits."""
     run = SendRun(
         state=RunState.PREPARING.value,
         not_before=scheduled_for,
