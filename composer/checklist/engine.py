@@ -13,7 +13,7 @@ from typing import Any, Literal
 from composer.checklist.answers import EMPTY, Parsed, parse
 from composer.checklist.catalogue import Catalogue, StepRef
 from composer.checklist.schema import Condition, Question
-from composer.support.formatting import format_date
+from composer.support.formatting import format_date, format_number
 
 RawAnswers = Mapping[str, Mapping[str, Any]]
 StepStatus = Literal["not-started", "in-progress", "complete", "has-errors"]
@@ -224,12 +224,15 @@ def describe(state: QuestionState, catalogue: Catalogue) -> str:
         return "; ".join(catalogue.categories[i].title for i in value)
     if kind == "count":
         low, high = value
-        return f"{low:,}" if low == high else f"{low:,} to {high:,}"
+        if low == high:
+            return format_number(low)
+        return f"{format_number(low)} to {format_number(high)}"
     if kind == "integer":
-        return f"{value:,}"
+        return format_number(value)
     if kind == "places":
         names = catalogue.place_names[q.places or "countries"]
         return "; ".join(
-            names[code] + (f" ({count:,})" if count is not None else "") for code, count in value
+            names[code] + ("" if count is None else f" ({format_number(count)})")
+            for code, count in value
         )
     return str(value)

@@ -69,8 +69,6 @@ class Context:
         self.dates = find_dates(self.text)
         self.years_in_text = {int(y) for y in re.findall(r"(?<!\d)(?:19|20)\d{2}(?!\d)", self.text)}
 
-    # -- helpers ----------------------------------------------------------------------------------
-
     def add(
         self,
         rule: str,

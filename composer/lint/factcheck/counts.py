@@ -8,6 +8,7 @@ import re
 from composer.facts import Count
 from composer.lint.factcheck.context import Context, in_spans
 from composer.lint.factcheck.phrases import alternation, phrase_regex
+from composer.support.formatting import format_number
 
 _NOT_COUNTED = re.compile(
     r"\b(?:our|out\s+of|we\s+have|we\s+serve|total\s+of|of\s+all|serving)\s+$", re.I
@@ -142,8 +143,8 @@ def _noun_kind(ctx: Context, pos: int) -> tuple[str, int] | None:
 
 def _format_count(count: Count) -> str:
     if count.min == count.max:
-        return f"{count.min:,}"
-    return f"{count.min:,} to {count.max:,}"
+        return format_number(count.min)
+    return f"{format_number(count.min)} to {format_number(count.max)}"
 
 
 def check_counts(ctx: Context) -> None:

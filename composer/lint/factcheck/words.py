@@ -15,11 +15,6 @@ from composer.support.datafiles import YamlSource
 WORDS_PATH = Path(__file__).parent.parent / "factcheck_words.yaml"
 
 
-# =================================================================================================
-# Word lists
-# =================================================================================================
-
-
 class _Words(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Final
 
-from composer.support.formatting import format_date
+from composer.support.formatting import format_date, format_number
 
 #: A sentence longer than this (in words) is shortened: the linter flags sentences over 25 words.
 MAX_SENTENCE_WORDS: Final = 24
@@ -30,8 +30,8 @@ def when_phrase(start: date, end: date) -> str:
 def format_count(low: int, high: int, noun: str = "people") -> str:
     """``1,250 people``, ``between 90,000 and 100,000 people``."""
     if low == high:
-        return f"{low:,} {'person' if low == 1 and noun == 'people' else noun}"
-    return f"between {low:,} and {high:,} {noun}"
+        return f"{format_number(low)} {'person' if low == 1 and noun == 'people' else noun}"
+    return f"between {format_number(low)} and {format_number(high)} {noun}"
 
 
 def join(items: Sequence[str], word: str = "and") -> str:
