@@ -181,7 +181,7 @@ def test_a_bug_in_the_second_process_is_reported_without_row_values(
         row_process,
         "_CHILD",
         "import sys\n"
-        "from composer.sending import row_process, rows\n"
+        "from composer.recipients import checking as rows, row_process\n"
         "def add(self, row, cells, *lines):\n"
         "    if row > 300: raise ValueError('the value ' + cells[0])\n"
         "rows.RowChecks.add = add\n"
