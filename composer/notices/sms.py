@@ -32,7 +32,8 @@ from datetime import date
 from typing import Any, Final
 
 from composer.facts import Category, Facts
-from composer.notices.drafting import join, read_facts
+from composer.notices.draft_wording import join
+from composer.notices.drafting import read_facts
 
 __all__ = [
     "ACTIONS",

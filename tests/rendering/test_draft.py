@@ -1,4 +1,4 @@
-"""The draft generator (composer/notices/drafting/) over hand-built fact sets.
+"""The draft generator (composer/notices/drafting.py) over hand-built fact sets.
 
 Every fact set under facts/ must give a draft with the five headings in order, a subject that
 says the reader's data was involved, no [SLOT] where the facts give the value, and no linter

@@ -1,6 +1,6 @@
 """What each part of the first draft says, written from the facts: the subject line, the lead
 paragraph, and the paragraphs of the five sections. A fact that is not known becomes an honest
-"We do not yet know ..."; one not answered yet becomes a visible ``[SLOT]`` (see the package's
+"We do not yet know ..."; one not answered yet becomes a visible ``[SLOT]`` (see ``drafting``'s
 docstring)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import date
 from typing import Final
 
 from composer.facts import Facts
-from composer.notices.drafting.wording import (
+from composer.notices.draft_wording import (
     MAX_SENTENCE_WORDS,
     as_written,
     capitalise,
