@@ -56,7 +56,7 @@ def test_wrong_passwords_at_approval_slow_only_that_approvers_approvals(
     app: Flask, in_review: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [datetime(2026, 12, 7, 9, 0, tzinfo=UTC)]
-    monkeypatch.setattr("composer.web.reviews.utcnow", lambda: now[0])
+    monkeypatch.setattr("composer.web.reviews.decisions.utcnow", lambda: now[0])
     incident_id, review_id = in_review
     lee, token = client_for(app, "approver")
     for _ in range(5):
