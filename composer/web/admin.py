@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -11,12 +11,9 @@ from composer.extensions import db
 from composer.models import Role, User
 from composer.web.access import require_role
 from composer.web.common import password_hasher
+from composer.web.forms.admin import ActiveForm, NewUserForm, RolesForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _posted_roles() -> set[Role]:
-    return {Role(r) for r in request.form.getlist("roles") if r in Role._value2member_map_}
 
 
 def _render(status: int = 200, **context: object) -> tuple[str, int]:
@@ -33,24 +30,21 @@ def users() -> tuple[str, int]:
 @bp.post("/users")
 @require_role(Role.ADMIN)
 def create_user() -> Response | tuple[str, int]:
-    password = accounts.generate_password(request.form.get("email", ""))
-    form = {
-        "email": request.form.get("email", ""),
-        "display_name": request.form.get("display_name", ""),
-    }
+    form = NewUserForm.posted()
+    password = accounts.generate_password(form.email)
     try:
         user = accounts.create_user(
             db.session(),
             password_hasher(),
-            email=form["email"],
-            display_name=form["display_name"],
+            email=form.email,
+            display_name=form.display_name,
             password=password,
-            roles=_posted_roles(),
+            roles=set(form.roles),
             created_by=current_user,
         )
     except accounts.AccountError as exc:
         db.session.rollback()
-        return _render(422, create_error=str(exc), form=form, form_roles=_posted_roles())
+        return _render(422, create_error=str(exc), form=form, form_roles=form.roles)
     db.session.commit()
     flash(
         f"Account created for {user.email}. Give them this password once, by a separate channel: "
@@ -72,7 +66,7 @@ def _user(user_id: int) -> User:
 def set_roles(user_id: int) -> Response | tuple[str, int]:
     user = _user(user_id)
     try:
-        accounts.set_roles(db.session(), user, _posted_roles(), by=current_user)
+        accounts.set_roles(db.session(), user, set(RolesForm.posted().roles), by=current_user)
     except accounts.AccountError as exc:
         db.session.rollback()
         return _render(422, row_error=(user_id, str(exc)))
@@ -85,7 +79,7 @@ def set_roles(user_id: int) -> Response | tuple[str, int]:
 @require_role(Role.ADMIN)
 def set_active(user_id: int) -> Response | tuple[str, int]:
     user = _user(user_id)
-    active = request.form.get("active") == "1"
+    active = ActiveForm.posted().activate
     try:
         accounts.set_active(db.session(), user, active, by=current_user)
     except accounts.AccountError as exc:

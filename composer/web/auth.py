@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -18,30 +15,26 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from composer import accounts, audit
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import utcnow
 from composer.web import kept_forms
 from composer.web.access import signed_in
 from composer.web.common import password_hasher
+from composer.web.forms.auth import SignInForm
 from composer.web.redirects import local_target
 
 bp = Blueprint("auth", __name__)
 
 
-def _duration(value: timedelta | float | str) -> timedelta:
-    # From the environment a duration arrives as seconds ("COMPOSER_LOGIN_MAX_DELAY=600").
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
-
-
 def login_throttle() -> accounts.Throttle:
     """The sign-in throttle's numbers from the ``LOGIN_*`` settings (docs/security.md)."""
-    cfg = current_app.config
+    settings = current_settings()
     return accounts.Throttle(
-        free_failures=int(cfg["LOGIN_FAILURES_BEFORE_DELAY"]),
-        max_delay=_duration(cfg["LOGIN_MAX_DELAY"]),
-        max_per_account=int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
-        max_per_address=int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-        window=_duration(cfg["LOGIN_FAILURE_WINDOW"]),
+        free_failures=settings.login_failures_before_delay,
+        max_delay=settings.login_max_delay,
+        max_per_account=settings.login_max_failures_per_account,
+        max_per_address=settings.login_max_failures_per_address,
+        window=settings.login_failure_window,
     )
 
 
@@ -59,7 +52,8 @@ def home() -> Response:
 def login() -> Response | tuple[str, int] | str:
     if current_user.is_authenticated:
         return redirect(url_for("incidents.index"))
-    email = request.form.get("email", "")
+    form = SignInForm.posted()
+    email = form.email
     if request.method == "GET":
         next_page = local_target(request.args.get("next")) or ""
         return render_template(
@@ -71,7 +65,7 @@ def login() -> Response | tuple[str, int] | str:
             password_hasher(),
             login_throttle(),
             email=email,
-            password=request.form.get("password", ""),
+            password=form.password,
             address=request.remote_addr or "unknown",
             now=utcnow(),
         )
@@ -82,7 +76,7 @@ def login() -> Response | tuple[str, int] | str:
             "auth/login.html",
             email=email,
             error=str(exc),
-            next=local_target(request.form.get("next")) or "",
+            next=local_target(form.next) or "",
             kept=kept_forms.waiting(),
         )
         return body, 429, {"Retry-After": str(seconds)}  # type: ignore[return-value]
@@ -93,7 +87,7 @@ def login() -> Response | tuple[str, int] | str:
             "auth/login.html",
             email=email,
             error=error,
-            next=local_target(request.form.get("next")) or "",
+            next=local_target(form.next) or "",
             kept=kept_forms.waiting(),
         ), 401
     audit.record(
@@ -107,7 +101,7 @@ def login() -> Response | tuple[str, int] | str:
     login_user(user)
     session.permanent = True
     kept_page = kept_forms.claim(user, kept)
-    response = redirect(_safe_next(request.form.get("next") or kept_page))
+    response = redirect(_safe_next(form.next or kept_page))
     kept_forms.remember_signer(response, user)
     return response
 

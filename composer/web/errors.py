@@ -203,15 +203,20 @@ def _resend_notice(incident_id: int) -> tuple[str, int]:
     from composer.notices import versions
     from composer.web import incidents as incident_views
     from composer.web import notices as notice_views
+    from composer.web.forms.notices import NoticeForm
 
     incident = incident_views._incident(incident_id)
-    parent = request.form.get("parent", "")
-    shown = versions.get_version(db.session(), incident, int(parent)) if parent.isdigit() else None
+    form = NoticeForm.posted()
+    shown = (
+        versions.get_version(db.session(), incident, form.parent)
+        if form.parent is not None
+        else None
+    )
     return notice_views.render_editor(
         incident,
         shown,
-        subject=request.form.get("subject", ""),
-        body=request.form.get("body", ""),
+        subject=form.subject,
+        body=form.body,
         notice="Your session's security check had expired, so the notice was not saved yet. "
         "Your text is below: check it and press Save again.",
         status=400,

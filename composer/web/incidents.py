@@ -17,6 +17,7 @@ from composer.notices import versions
 from composer.web import kept_forms
 from composer.web.access import can, require_role, signed_in
 from composer.web.common import catalogue, today
+from composer.web.forms.incidents import NewIncidentForm, StepForm
 
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 
@@ -63,9 +64,10 @@ def index() -> str:
 @bp.post("/")
 @require_role(Role.AUTHOR)
 def create() -> Response | tuple[str, int]:
+    form = NewIncidentForm.posted()
     try:
         incident = incidents.create_incident(
-            db.session(), catalogue(), title=request.form.get("title", ""), by=current_user
+            db.session(), catalogue(), title=form.title, by=current_user
         )
     except incidents.IncidentError as exc:
         db.session.rollback()
@@ -77,7 +79,7 @@ def create() -> Response | tuple[str, int]:
             drafted=versions.version_counts(db.session()),
             can_create=True,
             create_error=str(exc),
-            title=request.form.get("title", ""),
+            title=form.title,
         )
         return body, 422
     db.session.commit()
@@ -149,7 +151,7 @@ def save_step(incident_id: int, step_id: str) -> Response | tuple[str, int]:
     cat = catalogue()
     incident = _incident(incident_id, for_update=True)
     ref = _step(step_id)
-    action = request.form.get("action", "next")
+    action = StepForm.posted().action
     evaluation = incidents.save_answers(
         db.session(), cat, incident, ref, posted_raw(ref), by=current_user, today=today()
     )

@@ -31,14 +31,14 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from composer import approval, incidents
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import Incident, NoticeVersion, Role, VersionSource
 from composer.notices import versions as notices
 from composer.notices.diff import diff_notices
-from composer.settings import lint_time_budget
 from composer.web import kept_forms
 from composer.web.access import can, require_role, signed_in
 from composer.web.common import catalogue, linter, today
+from composer.web.forms.notices import NoticeForm
 from composer.web.incidents import _incident
 
 if TYPE_CHECKING:
@@ -74,11 +74,11 @@ SOURCE_LABELS = {
 
 
 def company_name() -> str:
-    return str(current_app.config.get("COMPANY_NAME") or "Example Ltd")
+    return current_settings().company_name or "Example Ltd"
 
 
 def body_limit() -> int:
-    return int(current_app.config["LINT_MAX_CHARS"])
+    return current_settings().lint_max_chars
 
 
 #: Lint results kept per app (by text, facts and switches), most recently used last.
@@ -88,7 +88,7 @@ _RESULTS_LOCK = threading.Lock()
 
 def time_budget() -> float:
     """``LINT_TIME_BUDGET_SECONDS`` as a number of seconds (checked at start-up)."""
-    return lint_time_budget(current_app.config)
+    return current_settings().lint_time_budget_seconds
 
 
 def _results() -> OrderedDict[str, LintResult]:
@@ -254,29 +254,21 @@ def editor_version(incident_id: int, number: int) -> tuple[str, int]:
     return render_editor(incident, _version_or_404(incident, number))
 
 
-def _posted_number(name: str) -> int | None:
-    value = request.form.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @bp.post("/<int:incident_id>/notice")
 @require_role(Role.AUTHOR)
 def save(incident_id: int) -> Response | tuple[str, int]:
     incident = _incident(incident_id, for_update=True)
-    subject = request.form.get("subject", "")
-    body = request.form.get("body", "")
-    parent_number = _posted_number("parent")
-    parent = notices.get_version(db.session(), incident, parent_number) if parent_number else None
-    seen_latest = _posted_number("seen_latest")
+    form = NoticeForm.posted()
+    parent = notices.get_version(db.session(), incident, form.parent) if form.parent else None
     try:
         result = notices.save_version(
             db.session(),
             incident,
-            subject=subject,
-            body=body,
+            subject=form.subject,
+            body=form.body,
             by=current_user,
             parent=parent,
-            seen_latest=seen_latest,
+            seen_latest=form.seen_latest,
             max_body_chars=body_limit(),
         )
         db.session.commit()
@@ -286,19 +278,19 @@ def save(incident_id: int) -> Response | tuple[str, int]:
         db.session.rollback()
         incident = _incident(incident_id)
         shown = None
-        if parent_number:
-            shown = notices.get_version(db.session(), incident, parent_number)
+        if form.parent:
+            shown = notices.get_version(db.session(), incident, form.parent)
         if isinstance(exc, notices.NoticeInvalid):
             return render_editor(
-                incident, shown, subject=subject, body=body, errors=exc.errors, status=422
+                incident, shown, subject=form.subject, body=form.body, errors=exc.errors, status=422
             )
         latest = notices.latest_version(db.session(), incident)
         if latest is None:  # pragma: no cover - an IntegrityError with nothing saved
             raise
-        seen = exc.seen if isinstance(exc, notices.VersionConflict) else (seen_latest or 0)
+        seen = exc.seen if isinstance(exc, notices.VersionConflict) else (form.seen_latest or 0)
         conflict = notices.VersionConflict(latest, seen)
         return render_editor(
-            incident, shown, subject=subject, body=body, conflict=conflict, status=409
+            incident, shown, subject=form.subject, body=form.body, conflict=conflict, status=409
         )
     version = result.version
     assert version is not None

@@ -26,13 +26,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from composer import audit
-from composer.extensions import csrf, db
+from composer.extensions import csrf, current_settings, db
 from composer.models import Incident, Recipient, RecipientList, Role
 from composer.recipients import lists as recipients
 from composer.recipients.lists import ImportRefused, UploadTooLarge, format_megabytes
 from composer.recipients.row_process import RowProcessFailed
 from composer.web.access import can, require_role, signed_in
 from composer.web.common import catalogue
+from composer.web.forms.recipients import UploadForm
 from composer.web.incidents import _incident
 
 bp = Blueprint("recipients", __name__, url_prefix="/incidents")
@@ -44,7 +45,7 @@ PREVIEW_ROWS: Final = 50
 
 
 def _max_bytes() -> int:
-    return int(current_app.config["RECIPIENTS_MAX_BYTES"])
+    return current_settings().recipients_max_bytes
 
 
 def _list_or_404(incident: Incident, list_id: int) -> RecipientList:
@@ -110,7 +111,7 @@ def upload(incident_id: int) -> Any:
     # For this request only: everything else keeps MAX_CONTENT_LENGTH.
     request.max_content_length = limit + FORM_OVERHEAD_BYTES
     try:
-        file = request.files.get("file")
+        file = UploadForm.posted().file
     except RequestEntityTooLarge:
         return render_index(incident, error=str(UploadTooLarge(limit)), status=413)
     csrf.protect()
@@ -128,7 +129,7 @@ def upload(incident_id: int) -> Any:
             places=catalogue().place_names,
             filename=file.filename,
             max_bytes=limit,
-            second_process_from_bytes=int(current_app.config["RECIPIENTS_SECOND_PROCESS_BYTES"]),
+            second_process_from_bytes=current_settings().recipients_second_process_bytes,
         )
     except ImportRefused as exc:
         # import_csv rolled back; the refusal is recorded on its own.
