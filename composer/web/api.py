@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from composer.extensions import csrf, db
+from composer.extensions import csrf, current_settings, db
 from composer.models import Incident
 from composer.web.notices import lint_text
 
@@ -33,7 +33,7 @@ def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 
 
 def _too_long(length: int | None = None) -> tuple[Response, int]:
-    limit = int(current_app.config["LINT_MAX_CHARS"])
+    limit = current_settings().lint_max_chars
     size = f"The text is {length:,} characters long. " if length is not None else ""
     return error(
         413,
@@ -76,7 +76,7 @@ def lint() -> tuple[Response, int]:
     if incident_id is not None and not 1 <= incident_id <= MAX_ID:
         # The database cannot even look such a number up (SQLite integers are 64-bit).
         return error(404, f"There is no incident number {incident_id}.")
-    if len(text) > int(current_app.config["LINT_MAX_CHARS"]):
+    if len(text) > current_settings().lint_max_chars:
         return _too_long(len(text))
     try:
         text.encode("utf-8")

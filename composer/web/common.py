@@ -5,9 +5,8 @@ checklist catalogue, linter and password hasher. Blueprints import these from he
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
@@ -15,6 +14,8 @@ from flask import current_app
 from flask_login import current_user
 
 from composer.checklist import Catalogue
+from composer.extensions import current_settings
+from composer.settings import Settings
 
 if TYPE_CHECKING:
     from composer.lint.engine import LintConfig, Linter
@@ -40,7 +41,7 @@ def linter() -> Linter:
         with _LINTER_LOCK:
             found = extensions.get("composer.linter")
             if found is None:
-                found = _shared_linter().with_config(lint_config(current_app.config))
+                found = _shared_linter().with_config(lint_config(current_settings()))
                 extensions["composer.linter"] = found
     return found
 
@@ -58,24 +59,13 @@ def _shared_linter() -> Linter:
     return _process_linter
 
 
-def lint_config(config: Mapping[str, Any]) -> LintConfig:
-    """``LINT_DISABLED`` and ``LINT_EXCEPTIONS`` as the linter's switches.
-
-    Each may be a list or a comma-separated string (handy in an environment variable).
-    """
+def lint_config(settings: Settings) -> LintConfig:
+    """``LINT_DISABLED`` and ``LINT_EXCEPTIONS`` as the linter's switches."""
     from composer.lint.engine import LintConfig
 
     return LintConfig(
-        disabled=frozenset(_names(config.get("LINT_DISABLED"))),
-        exceptions=tuple(_names(config.get("LINT_EXCEPTIONS"))),
+        disabled=frozenset(settings.lint_disabled), exceptions=settings.lint_exceptions
     )
-
-
-def _names(value: str | Iterable[str] | None) -> list[str]:
-    if value is None:
-        return []
-    items = value.split(",") if isinstance(value, str) else value
-    return [str(item).strip() for item in items if str(item).strip()]
 
 
 def password_hasher() -> PasswordHasher:
@@ -86,7 +76,7 @@ def user_zone() -> ZoneInfo:
     name = None
     if current_user.is_authenticated:
         name = current_user.timezone
-    return ZoneInfo(name or current_app.config["DEFAULT_TIMEZONE"])
+    return ZoneInfo(name or current_settings().default_timezone)
 
 
 def today() -> date:

@@ -25,9 +25,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select
 from werkzeug.wrappers import Response
 
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import KeptForm, Role, User, utcnow
-from composer.settings import kept_form_hours
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def _hash(key: str) -> str:
 
 
 def _lifetime() -> timedelta:
-    return timedelta(hours=kept_form_hours(current_app.config))
+    return timedelta(hours=current_settings().kept_form_hours)
 
 
 def _signer() -> URLSafeSerializer:
@@ -301,12 +300,11 @@ def take(*endpoints: str, **view_args: Any) -> Kept | None:
 
 def remember_signer(response: Response, user: User) -> None:
     """Note on the browser who signed in, signed, for forms posted after the session ends."""
-    cfg = current_app.config
     response.set_cookie(
         SIGNER_COOKIE,
         _signer().dumps(user.id),
         max_age=SIGNER_DAYS * 24 * 3600,
-        secure=bool(cfg.get("SESSION_COOKIE_SECURE", True)),
+        secure=current_settings().session_cookie_secure,
         httponly=True,
         samesite="Lax",
     )

@@ -25,9 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from composer.delivery import letters as postal
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import Incident, LetterBatch, RecipientList, Role, SendRun, utcnow
-from composer.settings import letter_render_processes
 from composer.web.access import require_role, signed_in
 from composer.web.incidents import _incident
 from composer.workers.runtime import render_processes
@@ -38,14 +37,8 @@ bp = Blueprint("letters", __name__, url_prefix="/incidents")
 REFRESH_SECONDS = 5
 
 
-@bp.record_once
-def _check_settings(state: Any) -> None:
-    # A wrong LETTER_RENDER_PROCESSES stops start-up (create_app registers this blueprint).
-    letter_render_processes(state.app.config)
-
-
 def batch_size() -> int:
-    return max(1, int(current_app.config.get("LETTER_BATCH_SIZE") or postal.DEFAULT_BATCH_SIZE))
+    return max(1, current_settings().letter_batch_size or postal.DEFAULT_BATCH_SIZE)
 
 
 def _run_or_404(incident: Incident, run_id: int) -> SendRun:

@@ -6,7 +6,7 @@ from flask import current_app
 
 from composer.delivery import staff_mail
 from composer.delivery.gateways import GatewayError
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.workers.runtime import mail_gateway
 
 
@@ -21,7 +21,7 @@ def deliver_staff_mail(limit: int = 20) -> staff_mail.DeliveryReport | None:
         return staff_mail.deliver_pending(
             db.session(),
             mail_gateway(),
-            base_url=str(current_app.config["APP_BASE_URL"]),
+            base_url=current_settings().app_base_url,
             limit=limit,
         )
     except (GatewayError, staff_mail.StaffMailError) as exc:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 from werkzeug.wrappers import Response
 
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import DevOutboxMessage, Role
 from composer.web.access import require_role
 from composer.web.previews import SANDBOX_CSP
@@ -24,7 +24,7 @@ LIST_LIMIT: Final = 200
 
 
 def _outbox_on() -> None:
-    gateway = str(current_app.config.get("MAIL_GATEWAY") or "outbox")
+    gateway = current_settings().mail_gateway or "outbox"
     if gateway != "outbox":
         abort(
             404,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import io
 from typing import Final
 
-from flask import Blueprint, abort, current_app, render_template, send_file
+from flask import Blueprint, abort, render_template, send_file
 from werkzeug.wrappers import Response
 
 from composer import incidents
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import Incident, NoticeVersion
 from composer.notices import previews, versions
 from composer.rendering.errors import RenderBusy, RenderError
@@ -49,16 +49,16 @@ def _letter_options(incident: Incident) -> previews.LetterOptions:
         facts,
         company=company_name(),
         letter_date=today(),
-        logo=str(current_app.config.get("LETTER_LOGO") or "") or None,
+        logo=current_settings().letter_logo or None,
     )
 
 
 def _timeout() -> float:
-    return float(current_app.config["RENDER_TIMEOUT_SECONDS"])
+    return current_settings().render_timeout_seconds
 
 
 def _wait() -> float:
-    return float(current_app.config["RENDER_WAIT_SECONDS"])
+    return current_settings().render_wait_seconds
 
 
 def _checked(version: NoticeVersion) -> str | None:
