@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from composer import approval
 from composer.cli.app_state import catalogue, get_or_fail, today
-from composer.extensions import db
+from composer.extensions import current_settings, db
 from composer.models import Incident
 from composer.notices import versions
 
@@ -30,7 +29,7 @@ def approval_check_command(incident_id: int) -> None:
         db.session(),
         incident,
         latest,
-        config=current_app.config,
+        settings=current_settings(),
         catalogue=catalogue(),
         today=today(),
     )

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
@@ -68,7 +67,7 @@ def letters_render_command(render_all: bool) -> None:
         started = time.perf_counter()
         batch = letters.render_next_batch(
             db.session(),
-            config=current_app.config,
+            settings=current_settings(),
             catalogue=catalogue(),
             now=utcnow(),
             actor_label="cli",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from composer.extensions import current_settings, db
@@ -23,10 +22,10 @@ def mail_deliver_command(limit: int) -> None:
     from sqlalchemy.orm import sessionmaker
 
     from composer.delivery import staff_mail
-    from composer.delivery.gateways import GatewayError, gateway_from_config
+    from composer.delivery.gateways import GatewayError, gateway_for
 
     try:
-        gateway = gateway_from_config(current_app.config, sessionmaker(db.engine))
+        gateway = gateway_for(current_settings(), sessionmaker(db.engine))
         report = staff_mail.deliver_pending(
             db.session(), gateway, base_url=current_settings().app_base_url, limit=limit
         )

@@ -164,7 +164,7 @@ class SentAddress(Base):
     notice_version_id: Mapped[int] = mapped_column(
         ForeignKey("notice_version.id"), primary_key=True
     )
-    #: SHA-256 of the address trimmed and lower-cased (``outbox.address_digest``).
+    #: SHA-256 of the address trimmed and lower-cased (``composer.delivery.ledger.address_digest``).
     address_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     #: The delivery that holds this address for this version.
     delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"))

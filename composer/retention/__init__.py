@@ -307,7 +307,8 @@ def purge(
     kept: list[ListKept] = []
     for list_id in due:
         # The lock keeps a letter render from storing personal data after the purge
-        # (``postal.render_batch`` takes the same lock before it stores), and two purges apart.
+        # (``composer.delivery.letters.rendering.render_batch`` takes the same lock before it
+        # stores), and two purges apart.
         query = select(RecipientList).where(RecipientList.id == list_id)
         if not dry_run:
             query = query.with_for_update(of=RecipientList)
