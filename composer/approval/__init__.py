@@ -1,10 +1,11 @@
 """Legal sign-off: the canonical bundle an approval binds to, and the review state machine.
 
-No Flask: the actor and the settings are passed in. See ``review`` for the rules, the steps
-and the release check; ``bundle`` for what an approval covers; ``queries`` for reading reviews
-and the queue; ``policy`` for how many approvals a notice needs; ``acknowledgements`` for the
-lint warnings a submission must give reasons for; ``signatures`` for the approvals'
-signatures; ``errors`` for what a step refuses with. Callers use the names re-exported here.
+No Flask: the actor and the settings are passed in. See ``review`` for the rules and the
+steps; ``release`` for the check before anything is sent; ``bundle`` for what an approval
+covers; ``queries`` for reading reviews and the queue; ``policy`` for how many approvals a
+notice needs; ``acknowledgements`` for the lint warnings a submission must give reasons for;
+``signatures`` for the approvals' signatures; ``errors`` for what a step refuses with.
+Callers use the names re-exported here.
 """
 
 from composer.approval.acknowledgements import (
@@ -49,13 +50,11 @@ from composer.approval.queries import (
     reviews_for,
     waiting_for,
 )
+from composer.approval.release import Release, check_recipients, release_check
 from composer.approval.review import (
-    Release,
     approve,
-    check_recipients,
     comment,
     record_view,
-    release_check,
     request_changes,
     submit,
     void_for_new_version,

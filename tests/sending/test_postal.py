@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from composer import approval
-from composer.approval import review
+from composer.approval import release
 from composer.delivery import control, letters
 from composer.delivery.letters import rendering as letter_rendering
 from composer.extensions import db
@@ -451,7 +451,7 @@ def test_a_line_break_in_stored_data_refuses_the_batch_without_quoting_it(
     printing too, and the message names the letter, never the value."""
     # The release check's recount of the list (tests/approval/test_tamper.py) would refuse
     # first; without it, the letter's own check still holds.
-    monkeypatch.setattr(review, "check_recipients", lambda session, incident: None)
+    monkeypatch.setattr(release, "check_recipients", lambda session, incident: None)
     db.session.execute(
         sa.update(Recipient)
         .where(Recipient.last_name == "Postlethwaite")
@@ -472,7 +472,7 @@ def test_a_country_with_no_name_refuses_the_batch_naming_the_letter(
 ) -> None:
     """A letter abroad must name its country: a code the app has no name for (changed in the
     database since the import checked it) is not guessed at or printed as a bare code."""
-    monkeypatch.setattr(review, "check_recipients", lambda session, incident: None)
+    monkeypatch.setattr(release, "check_recipients", lambda session, incident: None)
     db.session.execute(
         sa.update(Recipient).where(Recipient.last_name == "Bostwick").values(country="ZZ")
     )
