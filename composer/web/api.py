@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from composer.extensions import csrf, current_settings, db
 from composer.models import Incident
-from composer.web.notices import lint_text
+from composer.web.linting import lint_text
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 #: The largest id a database row can have (a signed 64-bit integer).

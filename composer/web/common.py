@@ -68,6 +68,11 @@ def lint_config(settings: Settings) -> LintConfig:
     )
 
 
+def company_name() -> str:
+    """The company the notices speak for (``COMPANY_NAME``)."""
+    return current_settings().company_name or "Example Ltd"
+
+
 def password_hasher() -> PasswordHasher:
     return current_app.extensions["composer.password_hasher"]  # type: ignore[no-any-return]
 

@@ -21,9 +21,9 @@ from composer.models import Incident, NoticeVersion
 from composer.notices import previews, versions
 from composer.rendering.errors import RenderBusy, RenderError
 from composer.web.access import signed_in
-from composer.web.common import catalogue, today
+from composer.web.common import catalogue, company_name, today
 from composer.web.incidents import _incident
-from composer.web.notices import SOURCE_LABELS, company_name
+from composer.web.notices import SOURCE_LABELS
 
 bp = Blueprint("previews", __name__, url_prefix="/incidents")
 

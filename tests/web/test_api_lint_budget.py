@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from composer.lint.engine import Linter
 from composer.lint.findings import LintResult
-from composer.web.notices import time_budget
+from composer.web.linting import time_budget
 from tests.conftest import sign_in
 from tests.web.test_notice_editor import lint, save
 

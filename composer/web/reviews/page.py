@@ -20,9 +20,9 @@ from composer.notices.diff import diff_notices
 from composer.rendering.errors import RenderError
 from composer.web import kept_forms
 from composer.web.access import can, signed_in
-from composer.web.common import catalogue, today
+from composer.web.common import catalogue, company_name, today
 from composer.web.incidents import _incident
-from composer.web.notices import CATEGORY_LABELS, company_name
+from composer.web.linting import CATEGORY_LABELS
 from composer.web.reviews.context import STATE_LABELS, bundle_for, default_required, review_or_404
 
 

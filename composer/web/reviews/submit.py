@@ -18,7 +18,7 @@ from composer.web import kept_forms
 from composer.web.access import require_role
 from composer.web.forms.reviews import SubmitForm
 from composer.web.incidents import _incident
-from composer.web.notices import CATEGORY_LABELS, lint_subject, lint_text
+from composer.web.linting import CATEGORY_LABELS, lint_subject, lint_text
 from composer.web.reviews.context import bundle_for, default_required
 from composer.web.reviews.notify import deliver_mail, notify_approvers
 
