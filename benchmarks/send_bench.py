@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from composer.delivery import dispatch
+from composer.delivery import preparing
 from composer.notices import versions
 
 HERE = Path(__file__).resolve().parent
@@ -180,7 +180,7 @@ def run(tmp: Path, rows: int, naive: int, threads: int) -> None:
             recipient_list = latest_list(session, incident)
             assert recipient_list is not None
             started = time.perf_counter()
-            sending = dispatch.start_run(session, incident, recipient_list, release, by=ana)  # type: ignore[arg-type]
+            sending = preparing.start_run(session, incident, recipient_list, release, by=ana)  # type: ignore[arg-type]
             session.commit()
             # What pressing Send waits for: the run is made; the worker prepares it.
             print(

@@ -15,9 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import UnionType
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar, Final, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 
 
@@ -351,6 +358,16 @@ class SettingError(ValueError):
         self.settings = tuple(settings)
 
 
+#: Settings whose empty or 0 value means their default (how every reader treated them).
+_EMPTY_MEANS_DEFAULT: Final = (
+    "company_name",
+    "required_approvals",
+    "letter_batch_size",
+    "send_webhook_silent_seconds",
+    "recipient_purge_every_seconds",
+)
+
+
 class Settings(BaseModel):
     """Every setting of :class:`Defaults`, typed and checked: one attribute per setting, its
     name in lower case (``SEND_THREADS`` is ``send_threads``). Build it with
@@ -482,6 +499,23 @@ class Settings(BaseModel):
     @classmethod
     def check_audit_signing_key(cls, value: object) -> str:
         return _check_audit_signing_key(value)
+
+    @field_validator(*_EMPTY_MEANS_DEFAULT, mode="before")
+    @classmethod
+    def empty_means_default(cls, value: object, info: ValidationInfo) -> object:
+        """These settings were always read as ``value or default``: an empty or 0 value stands
+        for the default here, once, rather than in every place that reads it."""
+        if value is None or value == 0 or (isinstance(value, str) and not value.strip()):
+            return getattr(Defaults, str(info.field_name).upper())
+        return value
+
+    @field_validator("mail_gateway", mode="before")
+    @classmethod
+    def check_mail_gateway(cls, value: object) -> object:
+        """Compared without case or spaces ("SendGrid " is "sendgrid"); empty is the outbox."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return Defaults.MAIL_GATEWAY
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("lint_disabled", "lint_exceptions", mode="before")
     @classmethod

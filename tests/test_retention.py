@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from composer import audit, evidence, retention
+from composer.delivery import control, letters
 from composer.delivery import dispatch as outbox
-from composer.delivery import letters
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -250,7 +250,7 @@ def test_a_list_a_send_may_still_use_is_kept(app: Flask, users: dict[str, int], 
         ]
         assert snapshot() == before
         # Once the send is over, the list goes.
-        outbox.cancel(db.session(), run, now=utcnow())
+        control.cancel(db.session(), run, now=utcnow())
         db.session.commit()
         assert [p.list_id for p in purge().purged] == [sent.list_id]
 

@@ -27,7 +27,7 @@ from composer.models import Incident, NoticeVersion
 from composer.recipients.cohorts import EVERY_RECIPIENT, VariantSpec
 from composer.rendering.merge_fields import Recipient
 from composer.rendering.validation import NoticeText
-from composer.settings import Defaults, Settings, settings_of
+from composer.settings import Settings, settings_of
 from composer.support.resources import data_dir
 
 #: Bumped when the way the bundle is made changes, so an old approval can never match by luck.
@@ -182,7 +182,7 @@ def settings_for_bundle(
     goes into a bundle. An empty company name stands as the default's, an empty logo as none."""
     return bundle_settings(
         facts,
-        company=settings.company_name or Defaults.COMPANY_NAME,
+        company=settings.company_name,
         sender=settings.mail_sender,
         reply_to=settings.mail_reply_to,
         logo=settings.letter_logo or None,

@@ -40,15 +40,6 @@ from sqlalchemy import Select, Update, bindparam, delete, func, insert, select, 
 from sqlalchemy.orm import Session
 
 from composer.delivery import ratelimit
-from composer.delivery.control import UNREACHED_RUN_STATES as UNREACHED_RUN_STATES
-from composer.delivery.control import SendControlError as SendControlError
-from composer.delivery.control import cancel as cancel
-from composer.delivery.control import mark_in_doubt_delivered as mark_in_doubt_delivered
-from composer.delivery.control import pause as pause
-from composer.delivery.control import resend_in_doubt as resend_in_doubt
-from composer.delivery.control import resend_unreached as resend_unreached
-from composer.delivery.control import resume as resume
-from composer.delivery.control import unreached as unreached
 from composer.delivery.gateways import (
     BatchMessage,
     BatchRecipient,
@@ -65,11 +56,7 @@ from composer.delivery.gateways import (
 )
 from composer.delivery.ledger import hold_addresses, release_addresses
 from composer.delivery.preparing import PREPARE_ROWS, prepare_step
-from composer.delivery.preparing import prepare as prepare
-from composer.delivery.preparing import start_run as start_run
-from composer.delivery.reconcile import apply_events as apply_events
 from composer.delivery.reconcile import mark_in_doubt, recover
-from composer.delivery.reconcile import webhook_status as webhook_status
 from composer.delivery.tables import (
     BATCH,
     DELIVERY,
@@ -95,9 +82,9 @@ from composer.models import (
 )
 from composer.rendering.merge_fields import NEUTRAL_VALUES
 
-# The names imported "as" themselves above (``start_run``, ``run_counts``, ``resend_in_doubt``...)
-# are re-exported for the web layer, which finds them here; other code imports them from the
-# module that owns them.
+# ``run_counts`` (from ``tables``) is re-exported: a run's counts are what the web layer shows
+# of a dispatch. Starting a send is in ``preparing``, an admin's controls in ``control``,
+# webhook events and in-doubt batches in ``reconcile``.
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ class RunState(enum.StrEnum):
     #: Stopped by the gateway refusing the key (401/403): needs a person.
     STOPPED = "stopped"
     #: Nothing left to send, but some recipients are in doubt (a request that may have been
-    #: accepted): webhook events settle them, or an admin does (``outbox.resend_in_doubt`` or
-    #: ``outbox.mark_in_doubt_delivered``). Not finished; no worker sends it.
+    #: accepted): webhook events settle them, or an admin does (``delivery.control.resend_in_doubt``
+    #: or ``mark_in_doubt_delivered``). Not finished; no worker sends it.
     IN_DOUBT = "in-doubt"
     FINISHED = "finished"
 

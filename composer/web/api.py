@@ -54,6 +54,7 @@ def lint() -> tuple[Response, int]:
     if not current_user.is_authenticated:
         return error(401, "Sign in to use the linter.")
     try:
+        # Flask-WTF's own switch (tests turn it off), not one of the app's settings.
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
     except CSRFError as exc:

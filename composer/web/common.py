@@ -70,7 +70,7 @@ def lint_config(settings: Settings) -> LintConfig:
 
 def company_name() -> str:
     """The company the notices speak for (``COMPANY_NAME``)."""
-    return current_settings().company_name or "Example Ltd"
+    return current_settings().company_name
 
 
 def password_hasher() -> PasswordHasher:

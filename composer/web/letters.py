@@ -14,7 +14,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -38,7 +37,7 @@ REFRESH_SECONDS = 5
 
 
 def batch_size() -> int:
-    return max(1, current_settings().letter_batch_size or postal.DEFAULT_BATCH_SIZE)
+    return max(1, current_settings().letter_batch_size)
 
 
 def _run_or_404(incident: Incident, run_id: int) -> SendRun:
@@ -77,7 +76,7 @@ def letters(incident_id: int, run_id: int) -> str:
         purged_at=recipient_list.purged_at if recipient_list is not None else None,
         refresh=REFRESH_SECONDS if any(b.state == "waiting" for b in found) else None,
         batch_size=batch_size(),
-        render_processes=render_processes(current_app.config),
+        render_processes=render_processes(current_settings()),
     )
 
 

@@ -24,7 +24,7 @@ LIST_LIMIT: Final = 200
 
 
 def _outbox_on() -> None:
-    gateway = current_settings().mail_gateway or "outbox"
+    gateway = current_settings().mail_gateway
     if gateway != "outbox":
         abort(
             404,

@@ -161,7 +161,7 @@ def worker_for(app: Flask, *, idle_seconds: float = 1.0) -> InProcessWorker:
         idle_seconds=idle_seconds,
         letters=lambda: render_pending_letters(app),
         housekeeping=lambda: purge_due(app),
-        housekeeping_seconds=site.recipient_purge_every_seconds or 3600.0,
+        housekeeping_seconds=site.recipient_purge_every_seconds,
         threads=site.send_threads,
     )
 

@@ -7,10 +7,8 @@ Used by each kind of worker alike: the in-process threads (``composer.workers.in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 from flask import Flask
 from sqlalchemy.orm import sessionmaker
@@ -21,7 +19,7 @@ from composer.delivery.gateways import MailGateway, gateway_for
 from composer.extensions import current_settings, db
 from composer.models import utcnow
 from composer.rendering.child_process import max_concurrent
-from composer.settings import letter_render_processes, settings_of
+from composer.settings import Settings, settings_of
 
 
 def mail_gateway() -> MailGateway:
@@ -36,7 +34,7 @@ def render_pending_letters(app: Flask) -> bool:
     background worker loop: each batch gets its own thread, app context and database session,
     and commits. Each batch is claimed in the database first, so two threads (or workers)
     never render the same one, and a batch whose renderer was killed is taken again later."""
-    processes = render_processes(app.config)
+    processes = render_processes(settings_of(app))
     if processes == 1:
         return _render_one(app)
     with ThreadPoolExecutor(processes, thread_name_prefix="composer-letters") as pool:
@@ -57,11 +55,11 @@ def _render_one(app: Flask) -> bool:
             db.session.remove()
 
 
-def render_processes(config: Mapping[str, Any]) -> int:
+def render_processes(settings: Settings) -> int:
     """Letter batches rendered at once: ``LETTER_RENDER_PROCESSES``, at most the renders this
     process may run at once (``RENDER_MAX_CONCURRENT``, by default the CPU cores)."""
     limit = max_concurrent()
-    return min(letter_render_processes(config) or limit, limit)
+    return min(settings.letter_render_processes or limit, limit)
 
 
 def dispatch_settings() -> DispatchSettings:

@@ -15,6 +15,7 @@ from composer.delivery import letters
 from composer.extensions import db
 from composer.models import Letter, LetterBatch, utcnow
 from composer.rendering import child_process
+from composer.settings import settings_of
 from composer.workers.runtime import render_pending_letters, render_processes
 from tests.conftest import sign_in
 from tests.sending.letters_scenario import Sent, run_of, send_notice
@@ -69,9 +70,9 @@ def test_two_processes_render_two_batches_at_once_each_letter_once(app: Flask, s
 def test_processes_never_exceed_what_the_renderers_allow(app: Flask) -> None:
     child_process.limit_concurrency(3)
     try:
-        assert render_processes({"LETTER_RENDER_PROCESSES": None}) == 3
-        assert render_processes({"LETTER_RENDER_PROCESSES": 8}) == 3
-        assert render_processes({"LETTER_RENDER_PROCESSES": 1}) == 1
+        assert render_processes(settings_of({"LETTER_RENDER_PROCESSES": None})) == 3
+        assert render_processes(settings_of({"LETTER_RENDER_PROCESSES": 8})) == 3
+        assert render_processes(settings_of({"LETTER_RENDER_PROCESSES": 1})) == 1
     finally:
         child_process.limit_concurrency(None)
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from composer.delivery import dispatch
+from composer.delivery import preparing
 from composer.extensions import db
 from composer.models import (
     AuditEvent,
@@ -199,7 +199,7 @@ def test_pause_and_cancel(app: Flask, users: dict[str, int], ready: int) -> None
         {"csrf_token": token, "bundle_sha256": bundle, "intent": "now"},
     ).headers["Location"]
     with app.app_context():  # the worker prepares the run's deliveries
-        dispatch.prepare(db.session(), int(url.rsplit("/", 1)[1]))
+        preparing.prepare(db.session(), int(url.rsplit("/", 1)[1]))
     client.post(url + "/pause", data={"csrf_token": token})
     work(app)
     assert client.get(url + ".json").get_json()["counts"]["queued"] == 3
@@ -423,7 +423,7 @@ def test_a_scheduled_send_waits_for_its_time_and_send_now_starts_it(
     assert response.status_code == 302
     url = response.headers["Location"]
     with app.app_context():  # the worker prepares the run's deliveries
-        dispatch.prepare(db.session(), int(url.rsplit("/", 1)[1]))
+        preparing.prepare(db.session(), int(url.rsplit("/", 1)[1]))
     page = client.get(url).get_data(as_text=True)
     assert "Sending is scheduled for" in page
     assert "nothing has been sent yet" in page
@@ -623,7 +623,7 @@ def _prepared_run(app: Flask, incident_id: int) -> tuple[Any, str, str]:
     ).headers["Location"]
     with app.app_context():
         run_id = db.session.scalars(sa.select(SendRun.id)).one()
-        dispatch.prepare(db.session(), run_id)
+        preparing.prepare(db.session(), run_id)
         db.session.remove()
     return client, token, url
 

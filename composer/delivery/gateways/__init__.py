@@ -78,7 +78,7 @@ def gateway_for(settings: Settings, session_factory: SessionFactory) -> MailGate
     Raises ``GatewayConfigError`` for an unknown gateway or incomplete settings (SendGrid
     without an API key), with a message saying what to set.
     """
-    name = (settings.mail_gateway or "outbox").strip().lower()
+    name = settings.mail_gateway
     make = GATEWAYS.get(name)
     if make is None:
         choices = ", ".join(repr(n) for n in GATEWAYS)

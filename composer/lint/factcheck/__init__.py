@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from composer.facts import Category, FactsError, parse_facts
+from composer.facts import Category, parse_facts
 from composer.lint.factcheck.context import Context
 from composer.lint.factcheck.counts import check_counts
 from composer.lint.factcheck.dates import find_dates
@@ -48,15 +48,11 @@ from composer.lint.factcheck.missing import (
 from composer.lint.factcheck.words import WORDS_PATH, load_words
 from composer.lint.findings import Finding
 
-# FactsError and parse_facts live in composer.facts; they are named here only for callers not yet
-# moved to it (composer/web/notices.py).
 __all__ = [
     "WORDS_PATH",
-    "FactsError",
     "check_against_facts",
     "find_dates",
     "load_words",
-    "parse_facts",
 ]
 
 

@@ -20,7 +20,7 @@ STATE_LABELS = {
 
 
 def default_required() -> int:
-    return current_settings().required_approvals or approval.DEFAULT_REQUIRED_APPROVALS
+    return current_settings().required_approvals
 
 
 def bundle_for(incident: Incident, version: NoticeVersion) -> approval.Bundle:

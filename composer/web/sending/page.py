@@ -10,7 +10,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from composer import audit
-from composer.delivery import dispatch, schedule
+from composer.delivery import control, dispatch, preparing, schedule
 from composer.delivery.gateways import BatchMessage, BatchRecipient, CohortContent, GatewayError
 from composer.extensions import current_settings, db
 from composer.models import Incident, Role, utcnow
@@ -51,8 +51,8 @@ def _send_page(incident: Incident, *, send_at: str = "", send_at_error: str = ""
             r.list_id != (recipient_list.id if recipient_list else None) for r in runs
         ),
         unreached=(
-            dispatch.unreached(db.session(), list_run)
-            if list_run is not None and list_run.state in dispatch.UNREACHED_RUN_STATES
+            control.unreached(db.session(), list_run)
+            if list_run is not None and list_run.state in control.UNREACHED_RUN_STATES
             else None
         ),
         in_doubt=dispatch.run_counts(db.session(), active)["in-doubt"] if active else 0,
@@ -190,7 +190,7 @@ def start(incident_id: int) -> Response | tuple[str, int]:
         )
         db.session.rollback()
         return page, 200
-    run = dispatch.start_run(
+    run = preparing.start_run(
         db.session(), incident, recipient_list, release, by=current_user, scheduled_for=when
     )
     db.session.commit()

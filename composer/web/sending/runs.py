@@ -8,6 +8,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from composer import audit
+from composer.delivery import control as send_control
 from composer.delivery import dispatch, schedule
 from composer.extensions import db
 from composer.models import Role, RunState, utcnow
@@ -30,8 +31,8 @@ def progress(incident_id: int, run_id: int) -> str:
         run=run,
         data=progress_data(run),
         unreached=(
-            dispatch.unreached(db.session(), run)
-            if run.state in dispatch.UNREACHED_RUN_STATES
+            send_control.unreached(db.session(), run)
+            if run.state in send_control.UNREACHED_RUN_STATES
             else None
         ),
         **webhook_status(),
@@ -77,11 +78,11 @@ def control(incident_id: int, run_id: int, action: str) -> Response | str:
             flash(f"This send is {run.state}, not scheduled: nothing changed.", "error")
         return redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
     if action == "pause":
-        dispatch.pause(db.session(), run)
+        send_control.pause(db.session(), run)
     elif action == "resume":
-        dispatch.resume(db.session(), run)
+        send_control.resume(db.session(), run)
     else:
-        dispatch.cancel(db.session(), run, now=utcnow())
+        send_control.cancel(db.session(), run, now=utcnow())
     audit.record(
         db.session(),
         actor=current_user,
@@ -104,7 +105,7 @@ def resend_unreached(incident_id: int, run_id: int) -> Response | str:
     incident = _incident(incident_id, for_update=True)
     run = run_or_404(incident, run_id)
     here = redirect(url_for(".progress", incident_id=incident_id, run_id=run_id))
-    if run.state not in dispatch.UNREACHED_RUN_STATES:
+    if run.state not in send_control.UNREACHED_RUN_STATES:
         flash(f"Nothing was sent: this send is {run.state}.", "error")
         return here
     release, problem = release_of(incident)
@@ -115,7 +116,7 @@ def resend_unreached(incident_id: int, run_id: int) -> Response | str:
             "error",
         )
         return here
-    missed = dispatch.unreached(db.session(), run)
+    missed = send_control.unreached(db.session(), run)
     confirmed, changed = confirmation(missed.total)
     if not confirmed:
         page = confirm_page(
@@ -136,10 +137,10 @@ def resend_unreached(incident_id: int, run_id: int) -> Response | str:
         db.session.rollback()
         return page
     try:
-        count = dispatch.resend_unreached(
+        count = send_control.resend_unreached(
             db.session(), run, by=current_user, expected=missed.total, now=utcnow()
         )
-    except dispatch.SendControlError as exc:
+    except send_control.SendControlError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return here
@@ -191,10 +192,12 @@ def settle_in_doubt(incident_id: int, run_id: int, choice: str) -> Response | st
         )
         db.session.rollback()
         return page
-    settle = dispatch.resend_in_doubt if choice == "resend" else dispatch.mark_in_doubt_delivered
+    settle = (
+        send_control.resend_in_doubt if choice == "resend" else send_control.mark_in_doubt_delivered
+    )
     try:
         done = settle(db.session(), run, by=current_user, expected=count, now=utcnow())
-    except dispatch.SendControlError as exc:
+    except send_control.SendControlError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return here

@@ -10,7 +10,7 @@ from flask import abort
 from sqlalchemy import select
 
 from composer import approval
-from composer.delivery import dispatch
+from composer.delivery import reconcile
 from composer.extensions import current_settings, db
 from composer.models import Incident, RunState, SendRun, utcnow
 from composer.notices import versions
@@ -68,10 +68,10 @@ def webhook_status() -> dict[str, Any]:
     """What the send pages say about the Event Webhook: only SendGrid has one, and without it
     (or while it is silent) in-doubt recipients wait for an admin."""
     settings = current_settings()
-    silent_seconds = settings.send_webhook_silent_seconds or 600
+    silent_seconds = settings.send_webhook_silent_seconds
     return {
         "webhook_relevant": settings.mail_gateway == "sendgrid",
-        "webhook": dispatch.webhook_status(
+        "webhook": reconcile.webhook_status(
             db.session(),
             configured=bool(settings.sendgrid_webhook_public_key),
             silent_after=timedelta(seconds=silent_seconds),

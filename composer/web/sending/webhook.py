@@ -6,7 +6,7 @@ import time
 
 from flask import current_app, request
 
-from composer.delivery import dispatch
+from composer.delivery import reconcile
 from composer.delivery.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -48,7 +48,7 @@ def webhook() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         return f"Refused: {exc}", 403
     except ValueError as exc:
         return f"Refused: {exc}", 400
-    dispatch.apply_events(db.session(), events, now=utcnow())
+    reconcile.apply_events(db.session(), events, now=utcnow())
     db.session.commit()
     skipped = skipped_summary(events)
     if skipped:
