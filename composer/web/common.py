@@ -16,6 +16,7 @@ from flask_login import current_user
 from composer.checklist import Catalogue
 from composer.extensions import current_settings
 from composer.settings import Settings
+from composer.support.formatting import format_datetime
 
 if TYPE_CHECKING:
     from composer.lint.engine import LintConfig, Linter
@@ -92,5 +93,4 @@ def today() -> date:
 def localtime(value: datetime | None) -> str:
     if value is None:
         return ""
-    local = value.astimezone(user_zone())
-    return f"{local.day} {local:%b %Y, %H:%M %Z}"
+    return format_datetime(value, user_zone())
