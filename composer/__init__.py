@@ -23,8 +23,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     Configuration comes from ``Defaults``, then ``COMPOSER_*`` environment variables, then
     ``config``. Refuses to start (``composer.settings.SettingError``, naming each one) if a
-    setting has a wrong value, (``DataFileError``) if a checklist data file is invalid, and
-    (``MissingExtra``) if a setting needs an optional extra that is not installed.
+    setting has a wrong value, (``DataFileError``) if a checklist or regime data file is
+    invalid, and (``MissingExtra``) if a setting needs an optional extra that is not installed.
     """
     app = Flask(
         __name__,
@@ -55,9 +55,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from composer import cli, extensions, web
     from composer.checklist import load_catalogue
+    from composer.regimes import REGIMES_FOLDER, load_regimes
 
     checklists_dir = Path(settings.checklists_dir or CHECKLISTS_DIR)
-    app.extensions["composer.catalogue"] = load_catalogue(checklists_dir)
+    catalogue = load_catalogue(checklists_dir)
+    app.extensions["composer.catalogue"] = catalogue
+    # The law as data: a wrong regime file stops start-up, like a wrong checklist file.
+    app.extensions["composer.regimes"] = load_regimes(checklists_dir / REGIMES_FOLDER, catalogue)
     app.extensions["composer.password_hasher"] = PasswordHasher(
         time_cost=settings.password_hash_time_cost,
         memory_cost=settings.password_hash_memory_kib,
