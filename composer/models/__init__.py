@@ -8,6 +8,7 @@ from composer.models.letters import Letter, LetterBatch, LetterBatchState, Lette
 from composer.models.mail import DevOutboxMessage, StaffMessage
 from composer.models.notice import NoticeVersion, VersionSource
 from composer.models.recipients import Recipient, RecipientList, RecipientRowError
+from composer.models.regimes import RegimeOverride
 from composer.models.review import DecisionKind, Review, ReviewComment, ReviewDecision, ReviewState
 from composer.models.sending import (
     BatchState,
@@ -43,6 +44,7 @@ __all__ = [
     "Recipient",
     "RecipientList",
     "RecipientRowError",
+    "RegimeOverride",
     "Review",
     "ReviewComment",
     "ReviewDecision",

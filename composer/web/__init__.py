@@ -34,6 +34,7 @@ def register(app: Flask) -> None:
         outbox,
         previews,
         recipients,
+        regimes,
         reviews,
         sending,
     )
@@ -50,6 +51,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(sending.bp)
     app.register_blueprint(recipients.bp)
     app.register_blueprint(letters.bp)
+    app.register_blueprint(regimes.bp)
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.jinja_env.globals["Role"] = Role

@@ -136,6 +136,10 @@ ROUTES = [
     ("POST", "/incidents/{id}/letters/1/retry", [302, 403, 403, 404]),
     ("GET", "/incidents/{id}/letters/1/letters.pdf", [302, 403, 403, 404]),
     ("GET", "/incidents/{id}/letters/1/manifest.csv", [302, 403, 403, 404]),
+    # The regimes that apply, rule by rule: everyone signed in reads; legal and admins switch a
+    # rule off or correct it.
+    ("GET", "/incidents/{id}/regimes", [302, 200, 200, 200]),
+    ("POST", "/incidents/{id}/regimes", [302, 403, 302, 302]),
     # SendGrid's webhook: no session, signed instead; with no key configured it is off.
     ("POST", "/webhooks/sendgrid", [503, 503, 503, 503]),
     ("GET", "/", [302, 302, 302, 302]),
@@ -156,6 +160,11 @@ FORMS = {
     "/incidents/{id}/reviews/1/approve": {"password": PASSWORD, "bundle_sha256": "{bundle}"},
     "/incidents/{id}/reviews/1/request-changes": {"note": "Name the supplier."},
     "/incidents/{id}/required-approvals": {"required": "2"},
+    "/incidents/{id}/regimes": {
+        "key": "gdpr/clocks/supervisory-authority",
+        "action": "off",
+        "reason": "The regulator was told already",
+    },
 }
 
 
