@@ -23,8 +23,14 @@ class CompiledRule:
     unless_before: tuple[re.Pattern[str], ...]
 
 
-def load_rules(directory: Path = RULES_DIR) -> tuple[CompiledRule, ...]:
-    """Every rule in ``directory``, validated; ``DataFileError`` names file, key and line."""
+def load_rules(
+    directory: Path = RULES_DIR, *, include_disabled: bool = False
+) -> tuple[CompiledRule, ...]:
+    """Every rule in ``directory``, validated; ``DataFileError`` names file, key and line.
+
+    A rule with ``enabled: false`` is checked like the others but left out of what is returned
+    (the linter never runs it), unless ``include_disabled``: the tests still run its examples.
+    """
     compiled: list[CompiledRule] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.yaml")):
@@ -38,6 +44,8 @@ def load_rules(directory: Path = RULES_DIR) -> tuple[CompiledRule, ...]:
             if not rule.patterns and rule.check is None:
                 raise source.error(["rules", index], "a rule needs 'patterns' or a 'check'")
             seen[rule.id] = path
+            if not rule.enabled and not include_disabled:
+                continue
             compiled.append(
                 CompiledRule(
                     rule=rule,

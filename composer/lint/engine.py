@@ -220,7 +220,7 @@ class Linter:
                         start=start,
                         end=end,
                         text=text[start:end],
-                        message=rule.message,
+                        message=rule.message.replace("{text}", text[start:end]),
                         suggestion=rule.suggestion,
                         explanation=rule.explanation,
                     )

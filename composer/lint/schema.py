@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from composer.lint.findings import SPAN_CATEGORIES
+from composer.lint.findings import CATEGORIES
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z-]+\.[a-z0-9-]+$")]
 Text = Annotated[str, StringConstraints(min_length=1)]
@@ -28,8 +28,11 @@ class Examples(Strict):
 
 class Rule(Strict):
     id: RuleId
-    category: Literal[SPAN_CATEGORIES]  # type: ignore[valid-type]
+    #: A span category, or a document-level one for a rule about what the text still lacks
+    #: (placeholder.yaml: a slot left in is a missing element, never merged with wording findings).
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
     severity: Literal["error", "warning", "suggestion"] = "warning"
+    #: ``{text}`` in the message is replaced by the words found ("[DATE] is a slot ...").
     message: Text
     explanation: Text
     #: A rewrite with visible slots such as [DATE], [WHO], [N].
