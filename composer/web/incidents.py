@@ -17,6 +17,7 @@ from composer.notices import versions
 from composer.web import kept_forms
 from composer.web.access import can, require_role, signed_in
 from composer.web.common import catalogue, today
+from composer.web.deadlines import deadlines_panel
 from composer.web.forms.incidents import NewIncidentForm, StepForm
 
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
@@ -208,6 +209,7 @@ def _render_summary(
         latest_version=versions.latest_version(db.session(), incident),
         review=approval.current_review(db.session(), incident),
         audit_trail=evidence.recent_trail(db.session(), incident.id),
+        deadlines_panel=deadlines_panel(incident),
     )
     return body, status
 

@@ -21,6 +21,7 @@ from composer.rendering.errors import RenderError
 from composer.web import kept_forms
 from composer.web.access import can, signed_in
 from composer.web.common import catalogue, company_name, today
+from composer.web.deadlines import deadlines_panel
 from composer.web.incidents import _incident
 from composer.web.linting import CATEGORY_LABELS
 from composer.web.reviews.context import STATE_LABELS, bundle_for, default_required, review_or_404
@@ -132,6 +133,7 @@ def render_review(
         error_field=error_field,
         form=form or {},
         reviews=approval.reviews_for(session, incident),
+        deadlines_panel=deadlines_panel(incident),
     )
     return page, status
 
