@@ -161,6 +161,28 @@ EXAMPLES: list[tuple[str, Any, Any, str]] = [
         {"number": 2, "file": "pdf"},
         "Letter batch 2 downloaded (pdf)",
     ),
+    (
+        "regime_rule.switched_off",
+        None,
+        {"rule": "massachusetts/notice/forbidden/description", "reason": "counsel reviewed it"},
+        "Rule massachusetts/notice/forbidden/description switched off for this incident:"
+        " \u201ccounsel reviewed it\u201d",
+    ),
+    (
+        "regime_rule.corrected",
+        None,
+        {"rule": "gdpr/clocks/regulator", "limit": "96 hours", "reason": "phased report"},
+        "Rule gdpr/clocks/regulator corrected for this incident to 96 hours:"
+        " \u201cphased report\u201d",
+    ),
+    (
+        "regime_rule.corrected",
+        None,
+        {"rule": "massachusetts/notice/monitoring", "months": 24, "reason": "board decision"},
+        "Rule massachusetts/notice/monitoring corrected for this incident to 24 months:"
+        " \u201cboard decision\u201d",
+    ),
+    ("regime_rule.restored", None, None, "A law's rule restored"),
     ("user.created", None, {"email": "a@example.com"}, "Account created"),
     ("user.roles_changed", None, None, "Roles changed"),
     ("user.activated", None, None, "Account activated"),

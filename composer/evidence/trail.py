@@ -47,6 +47,9 @@ ACTION_LABELS: Mapping[str, str] = {
     "letters.refused": "Postal letters refused",
     "letters.retried": "Postal letters tried again",
     "letters.downloaded": "Postal letters downloaded",
+    "regime_rule.switched_off": "A law's rule switched off for this incident",
+    "regime_rule.corrected": "A law's rule corrected for this incident",
+    "regime_rule.restored": "A law's rule restored for this incident",
     "user.created": "Account created",
     "user.roles_changed": "Roles changed",
     "user.activated": "Account activated",
@@ -251,6 +254,19 @@ def _counted(template: str, fallback: str, *reason_keys: str) -> Describer:
     return summary
 
 
+def _rule_corrected(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    rule, limit, months = after.get("rule"), after.get("limit"), after.get("months")
+    if not isinstance(rule, str):
+        return _with_reason("A law's rule corrected", after, "reason")
+    if isinstance(limit, str):
+        to = f" to {limit}"
+    elif isinstance(months, int) and not isinstance(months, bool):
+        to = f" to {months} months"
+    else:
+        to = ""
+    return _with_reason(f"Rule {rule} corrected for this incident{to}", after, "reason")
+
+
 _DESCRIBERS: Mapping[str, Describer] = {
     "recipients.imported": _counted(
         "Recipient list uploaded: {rows} rows, {imported} imported, {merged} merged, "
@@ -298,6 +314,13 @@ _DESCRIBERS: Mapping[str, Describer] = {
     ),
     "approval_policy.changed": _policy_changed,
     "evidence.exported": _exported,
+    "regime_rule.switched_off": _counted(
+        "Rule {rule} switched off for this incident", "A law's rule switched off", "reason"
+    ),
+    "regime_rule.corrected": _rule_corrected,
+    "regime_rule.restored": _counted(
+        "Rule {rule} restored for this incident", "A law's rule restored", "reason"
+    ),
 }
 
 

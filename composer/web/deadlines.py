@@ -11,8 +11,16 @@ from typing import Final
 from flask import current_app
 
 from composer import incidents
+from composer.extensions import db
 from composer.models import Incident
-from composer.regimes import Deadline, RegimeSet, deadlines, situation_from_facts
+from composer.regimes import (
+    Deadline,
+    RegimeSet,
+    deadlines,
+    effective_regimes,
+    incident_overrides,
+    situation_from_facts,
+)
 from composer.web.common import catalogue, localtime, today
 
 #: The question whose answer starts every clock.
@@ -88,9 +96,10 @@ class DeadlinesPanel:
 
 
 def incident_regimes(incident: Incident) -> RegimeSet:
-    """The regimes that hold for ``incident``: today the app's, loaded at start-up. The one
-    place to apply legal's per-incident corrections when they exist."""
-    return current_app.extensions["composer.regimes"]  # type: ignore[no-any-return]
+    """The regimes that hold for ``incident``: the app's, loaded at start-up, with legal's
+    corrections for this incident applied (``composer.regimes.effective_regimes``)."""
+    loaded: RegimeSet = current_app.extensions["composer.regimes"]
+    return effective_regimes(loaded, incident_overrides(db.session(), incident))
 
 
 def deadlines_panel(incident: Incident, *, now: datetime | None = None) -> DeadlinesPanel:

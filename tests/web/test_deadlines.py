@@ -267,3 +267,57 @@ def test_a_clock_with_less_than_a_quarter_of_its_time_left_is_due_soon(
     # The card brands' three business days to the acquiring bank have run out.
     text = panel_text(client, incident_id)
     assert "Warning: 1 deadline has passed, and 1 is due soon." in text
+
+
+def test_legal_s_correction_of_a_clock_is_what_the_panel_shows(
+    app: Flask, client: FlaskClient, author: str, users: dict[str, int]
+) -> None:
+    """The panel counts from the regimes as legal corrected them for this incident: a
+    regulator clock lengthened to 30 days is open again, and switched off it is gone."""
+    from composer.extensions import db
+    from composer.models import Incident, User
+    from composer.regimes import change_override
+
+    incident_id = new_incident(client, author, "Berlin shop, corrected")
+    discovered(client, author, incident_id, 4)
+    answer(client, author, incident_id, "data-categories", {"q.data_categories": ["name", "email"]})
+    answer(
+        client,
+        author,
+        incident_id,
+        "where",
+        {"q.countries.code": ["DE"], "q.countries.count": ["3000"]},
+    )
+
+    def regulator_row() -> list[list[str]]:
+        rows = panel_rows(client, incident_id)
+        return [
+            c for k, c in rows.items() if "EU General Data Protection" in k and "supervisory" in k
+        ]
+
+    assert regulator_row()[0][0] == "⚠ Past due"
+
+    def override(action: str, **correction: Any) -> None:
+        with app.app_context():
+            incident = db.session.get(Incident, incident_id)
+            lee = db.session.get(User, users["approver"])
+            assert incident is not None
+            assert lee is not None
+            change_override(
+                db.session(),
+                app.extensions["composer.regimes"],
+                incident,
+                key="gdpr/clocks/supervisory-authority",
+                action=action,
+                reason="the authority agreed a later report",
+                by=lee,
+                **correction,
+            )
+            db.session.commit()
+
+    override("correct", unit="days", amount=30)
+    [row] = regulator_row()
+    assert row[0] == "Open"
+    assert "left" in row[2]
+    override("off")
+    assert regulator_row() == []
