@@ -97,3 +97,32 @@ def test_0015_creates_the_table_and_downgrades_cleanly(app: Flask) -> None:
         }
         with db.engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), db.metadata) == []
+
+
+def test_an_override_cannot_be_changed_or_deleted_in_the_database(app: Flask) -> None:
+    """Legal's decisions are evidence: the database itself refuses to rewrite one."""
+    lee = make_user(app, "lee@example.com", Role.APPROVER)
+    incident_id = incident_by(app, lee)
+    with app.app_context():
+        incident = db.session.get(Incident, incident_id)
+        approver = db.session.get(User, lee)
+        assert incident is not None
+        assert approver is not None
+        change_override(
+            db.session(),
+            app.extensions["composer.regimes"],
+            incident,
+            key=KEY,
+            action="off",
+            reason=REASON,
+            by=approver,
+        )
+        db.session.commit()
+        for statement in (
+            "UPDATE regime_override SET reason = 'nothing to see'",
+            "DELETE FROM regime_override",
+        ):
+            with pytest.raises(sa.exc.DatabaseError, match="cannot be changed or deleted"):
+                db.session.execute(sa.text(statement))
+            db.session.rollback()
+        assert db.session.scalars(sa.select(RegimeOverride.reason)).all() == [REASON]

@@ -1,6 +1,7 @@
 """Regime overrides: legal's per-incident decisions to switch a regime's rule off, correct it,
 or put it back, each with a reason (docs/regimes.md). Rows are only added; the latest per rule
-is in force.
+is in force. Database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL): legal's
+decisions are evidence, as review decisions are (0004).
 
 Revision ID: 0015
 Revises: 0014
@@ -59,8 +60,36 @@ def upgrade() -> None:
     op.create_index(
         "ix_regime_override_incident_id_rule_key", "regime_override", ["incident_id", "rule_key"]
     )
+    if op.get_bind().dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER regime_override_no_{verb.lower()} BEFORE {verb} ON "
+                "regime_override BEGIN SELECT RAISE(ABORT, 'regime overrides cannot be changed "
+                "or deleted: add a new one'); END"
+            )
+        return
+    op.execute(
+        "CREATE FUNCTION regime_override_immutable() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'regime overrides cannot be changed or deleted: add a new "
+        "one'; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER regime_override_immutable BEFORE UPDATE OR DELETE ON regime_override "
+        "FOR EACH ROW EXECUTE FUNCTION regime_override_immutable()"
+    )
+    op.execute(
+        "CREATE TRIGGER regime_override_no_truncate BEFORE TRUNCATE ON regime_override "
+        "FOR EACH STATEMENT EXECUTE FUNCTION regime_override_immutable()"
+    )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS regime_override_no_update")
+        op.execute("DROP TRIGGER IF EXISTS regime_override_no_delete")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS regime_override_no_truncate ON regime_override")
+        op.execute("DROP TRIGGER IF EXISTS regime_override_immutable ON regime_override")
+        op.execute("DROP FUNCTION IF EXISTS regime_override_immutable()")
     op.drop_index("ix_regime_override_incident_id_rule_key", table_name="regime_override")
     op.drop_table("regime_override")
