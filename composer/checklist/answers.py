@@ -142,6 +142,8 @@ def parse(
         return _parse_phone(text)
     if kind == "url":
         return _parse_url(text)
+    if kind == "country_phones":
+        return _parse_country_phones(text, catalogue)
     raise AssertionError(f"unhandled question type {kind}")
 
 
@@ -234,6 +236,37 @@ def _parse_phone(text: str) -> Parsed:
     if not re.fullmatch(r"[+()\d\s.\-]{6,32}", text) or sum(c.isdigit() for c in text) < 6:
         return _invalid("Enter a phone number using digits, spaces and + ( ) - only.")
     return Parsed("value", text)
+
+
+#: One entry of a ``country_phones`` answer: a country code, then the number ("GB: +44 ...").
+_COUNTRY_PHONE = re.compile(r"([A-Za-z]{2})\s*[:=\u2013-]?\s*(\S.*)")
+COUNTRY_PHONES_HELP = (
+    "Give the country code first, then the number, separated by semicolons, "
+    "for example “GB +44 800 123 4567; US +1 800 555 0100”."
+)
+
+
+def _parse_country_phones(text: str, catalogue: Catalogue) -> Parsed:
+    names = catalogue.place_names["countries"]
+    out: list[tuple[str, str]] = []
+    for entry in filter(None, (e.strip() for e in re.split(r"[;\n]", text))):
+        match = _COUNTRY_PHONE.fullmatch(entry)
+        if not match:
+            return _invalid(f"“{entry}” does not start with a country code. {COUNTRY_PHONES_HELP}")
+        code, number = match.group(1).upper(), match.group(2).strip()
+        if code not in names:
+            return _invalid(f"“{match.group(1)}” is not a country code on the list.")
+        if any(code == seen for seen, _ in out):
+            return _invalid(f"{names[code]} is listed twice.")
+        if _parse_phone(number).state != "value":
+            return _invalid(
+                f"“{number}” for {names[code]} is not a phone number: use digits, spaces "
+                "and + ( ) - only."
+            )
+        out.append((code, number))
+    if not out:
+        return _invalid(COUNTRY_PHONES_HELP)
+    return Parsed("value", out)
 
 
 def _parse_url(text: str) -> Parsed:

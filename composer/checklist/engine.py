@@ -197,6 +197,9 @@ def fact_value(question: Question, value: Any, catalogue: Catalogue) -> Any:
     if kind == "places":
         names = catalogue.place_names[question.places or "countries"]
         return [{"code": code, "name": names[code], "count": count} for code, count in value]
+    if kind == "country_phones":
+        names = catalogue.place_names["countries"]
+        return [{"code": code, "name": names[code], "phone": phone} for code, phone in value]
     return value
 
 
@@ -235,4 +238,7 @@ def describe(state: QuestionState, catalogue: Catalogue) -> str:
             names[code] + ("" if count is None else f" ({format_number(count)})")
             for code, count in value
         )
+    if kind == "country_phones":
+        names = catalogue.place_names["countries"]
+        return "; ".join(f"{names[code]}: {phone}" for code, phone in value)
     return str(value)

@@ -27,6 +27,8 @@ QuestionType = Literal[
     "url",
     "places",
     "data_categories",
+    #: A phone number per country: "GB +44 800 123 4567; US +1 800 555 0100".
+    "country_phones",
 ]
 CHOICE_TYPES = frozenset({"choice", "multichoice"})
 DATE_TYPES = frozenset({"date", "date_range"})

@@ -21,6 +21,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -103,33 +104,76 @@ class Category(_Fact):
         return self.label.split(",")[0].strip()
 
 
+class LawEnforcement(_Fact):
+    involved: StrictBool | None = None
+    delay_requested: StrictBool | None = None
+    #: Whether this notice went out later because law enforcement asked (California's
+    #: statement); absent when no delay was requested.
+    notice_delayed: StrictBool | None = None
+
+
 class WhatHappened(_Fact):
     occurred: DateRange | None = None
     discovered: IsoDate | None = None
+    law_enforcement: LawEnforcement | None = None
 
 
 class Data(_Fact):
     categories: tuple[Category, ...] | None = None
     people_affected: Count | None = None
     records_affected: Count | None = None
+    #: An email account's sign-in details (address or username with password or security
+    #: questions) were involved.
+    email_login_credentials: StrictBool | None = None
+
+
+class CountryPhone(_Fact):
+    """The phone number readers in one country call (``impact.countries``' codes)."""
+
+    code: StrictStr
+    name: StrictStr
+    phone: StrictStr
+
+    @field_validator("code")
+    @classmethod
+    def _country_code(cls, code: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2}", code):
+            raise ValueError(f"expected a country code such as GB, got {json.dumps(code)}")
+        return code
 
 
 class Contact(_Fact):
     phone: StrictStr | None = None
+    phones_by_country: tuple[CountryPhone, ...] | None = None
     email: StrictStr | None = None
     web: StrictStr | None = None
     postal: StrictStr | None = None
 
 
+class ContactPoint(_Fact):
+    """The data protection officer or other contact point about the data (GDPR Art 34)."""
+
+    name: StrictStr | None = None
+    email: StrictStr | None = None
+    phone: StrictStr | None = None
+
+
 class NextSteps(_Fact):
     contact: Contact | None = None
+    dpo: ContactPoint | None = None
     customer_actions: StrictStr | None = None
+
+
+class Organisation(_Fact):
+    #: A US health care provider, health plan or clearinghouse (HIPAA's own notice rules).
+    hipaa_covered_entity: StrictBool | None = None
 
 
 class FactsBody(_Fact):
     what_happened: WhatHappened = Field(default_factory=WhatHappened)
     data: Data = Field(default_factory=Data)
     next_steps: NextSteps = Field(default_factory=NextSteps)
+    organisation: Organisation = Field(default_factory=Organisation)
 
 
 class Status(_Fact):

@@ -184,6 +184,21 @@ class Facts:
             )
         return sorted(out.values(), key=seriousness) or None
 
+    def phones_by_country(self) -> dict[str, str] | None:
+        """The phone number for readers in each country, by country code (``"GB"``), in the
+        order given; None when none is given. Entries of the wrong shape are left out."""
+        value = self._value("next_steps.contact.phones_by_country")
+        if not isinstance(value, list):
+            return None
+        out: dict[str, str] = {}
+        for item in value:
+            if not isinstance(item, Mapping):
+                continue
+            code, phone = item.get("code"), item.get("phone")
+            if isinstance(code, str) and isinstance(phone, str) and phone.strip():
+                out.setdefault(code, phone.strip())
+        return out or None
+
 
 def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else []
