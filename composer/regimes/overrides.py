@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from composer.regimes.catalogue import RegimeSet
-from composer.regimes.schema import Basis, Clock, Regime, Within
+from composer.regimes.schema import ELEMENT_LABELS, Basis, Clock, Regime, Within
 
 #: What an override does. ``restore`` puts the rule back as the regime file says (see
 #: ``records``: overrides are never deleted, so what applied when stays on record).
@@ -97,7 +97,13 @@ def rule_keys(regime: Regime) -> list[RuleRef]:
     ):
         for rule in rules:
             refs.append(
-                RuleRef(f"{r}/notice/{kind}/{rule.element}", regime, label, rule.element, rule)
+                RuleRef(
+                    f"{r}/notice/{kind}/{rule.element}",
+                    regime,
+                    label,
+                    ELEMENT_LABELS[rule.element],
+                    rule,
+                )
             )
     if notice.title:
         refs.append(RuleRef(f"{r}/notice/title", regime, "Title", notice.title.text, notice.title))

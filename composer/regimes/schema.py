@@ -58,6 +58,28 @@ ELEMENTS: Final = (
 )
 Element = Literal[ELEMENTS]  # type: ignore[valid-type]
 
+#: What each element is, in the words the rule pages show ("notifier_identity" is a key).
+ELEMENT_LABELS: Final[dict[str, str]] = {
+    "description": "A description of what happened",
+    "data_categories": "The kinds of information involved",
+    "dates": "When it happened",
+    "notice_date": "The date of the notice",
+    "contact": "How to reach the company",
+    "notifier_identity": "Who is giving notice",
+    "steps_to_take": "What the reader can do",
+    "what_we_are_doing": "What the company is doing",
+    "delay_statement": "Whether law enforcement delayed the notice",
+    "police_report_right": "The right to a police report",
+    "security_freeze_free": "How to get a free security freeze",
+    "bureau_contacts": "The credit bureaus' contacts",
+    "agency_contacts": "Government agencies' contacts",
+    "dpo_contact": "The data protection officer's contact",
+    "likely_consequences": "What could happen to the reader",
+    "affected_count": "How many people were affected",
+    "monitoring_offer": "An offer of free credit monitoring",
+    "cause": "The cause, if known",
+}
+
 #: Who a clock is for.
 RECIPIENTS: Final = (
     "individuals",
