@@ -16,23 +16,12 @@ from composer.models import Incident, Role
 from composer.regimes import Decision, Regime, RegimeSet, RuleRef
 from composer.web.access import can, require_role, signed_in
 from composer.web.common import catalogue, today
-from composer.web.forms import PostedForm, Stripped, WholeNumber
+from composer.web.forms.regimes import OverrideForm
 
 bp = Blueprint("regimes", __name__, url_prefix="/incidents")
 
 #: The units a clock's time limit can be corrected in, as the form offers them.
 UNIT_LABELS = {"hours": "hours", "days": "days", "business_days": "business days"}
-
-
-class OverrideForm(PostedForm):
-    """One rule's form: what to do, the correction when there is one, and why."""
-
-    key: str = ""
-    action: str = ""
-    reason: str = ""
-    unit: Stripped = ""
-    amount: WholeNumber = None
-    months: WholeNumber = None
 
 
 @dataclass(frozen=True)

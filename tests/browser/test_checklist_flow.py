@@ -274,8 +274,8 @@ def test_author_walks_the_checklist_from_sign_in_to_finished(
 
     # Step 10: the last step leads to the fact sheet.
     you.expect_step(10, "Contact and updates", done=9)
-    page.get_by_label("Phone number").fill("0800 123 4567")
-    page.get_by_label("Email address").fill("help@example.com")
+    page.get_by_label("Phone number", exact=True).fill("0800 123 4567")
+    page.get_by_label("Email address", exact=True).fill("help@example.com")
     page.get_by_label("Reference number for this incident").fill("INC-2026-11")
     you.question("next_update").get_by_label("Not yet known").check()
     you.look("step-10-contact")

@@ -111,7 +111,13 @@ def report(findings: list[Finding]) -> str:
 def assert_lints_clean(linter: Linter, facts: dict[str, Any], draft: Draft) -> None:
     text = to_markdown(draft)
     result = linter.lint(text, facts=facts)
-    bad = [f for f in result.findings if f.severity in ("error", "warning")]
+    # A slot is an error by design; test_no_slot_where_the_facts_give_the_value checks each
+    # one stands for a fact the set leaves open.
+    bad = [
+        f
+        for f in result.findings
+        if f.severity in ("error", "warning") and not f.rule.startswith("placeholder.")
+    ]
     assert not bad, f"linter findings:\n{report(bad)}\n\n{text}"
     assert result.stats["grade"] <= 8, result.stats
 

@@ -20,6 +20,7 @@ from composer.web.forms.auth import SignInForm
 from composer.web.forms.incidents import NewIncidentForm, StepForm
 from composer.web.forms.notices import NoticeForm
 from composer.web.forms.recipients import UploadForm
+from composer.web.forms.regimes import OverrideForm
 from composer.web.forms.reviews import (
     ApproveForm,
     CommentForm,
@@ -69,6 +70,12 @@ EXAMPLES: list[tuple[type[PostedForm], dict[str, Any], dict[str, Any]]] = [
     (ConfirmationForm, {"confirm": ""}, {"confirm": ""}),
     (StartSendForm, {"send_at": " 2026-12-08T09:00 "}, {"send_at": "2026-12-08T09:00"}),
     (SubmitForm, {"sha256": "abc", "reason-k": "why", "other": "x"}, {"reasons": {"k": "why"}}),
+    (
+        OverrideForm,
+        {"key": "gdpr/clocks/x", "action": "correct", "unit": " days ", "amount": "30"},
+        {"unit": "days", "amount": 30, "months": None, "reason": ""},
+    ),
+    (OverrideForm, {"amount": "thirty", "months": "-2"}, {"amount": None, "months": None}),
 ]
 
 

@@ -26,7 +26,8 @@ from composer.models import (
 )
 from composer.notices import previews
 from tests.conftest import PASSWORD, make_user, sign_in
-from tests.web.test_wizard import fill_all, new_incident
+from tests.sample_answers import STEP_FORMS
+from tests.web.test_wizard import fill_all, new_incident, post_step
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -61,6 +62,9 @@ def drafted(app: Flask, people: dict[str, int]) -> tuple[FlaskClient, str, int]:
     client, token = client_for(app, "author")
     incident_id = new_incident(client, token, "Supplier leak")
     fill_all(client, token, incident_id)
+    # A draft says "by [DATE]" while the next update is not known, and a slot blocks submission.
+    contact = {k: v for k, v in STEP_FORMS["contact"].items() if k != "q.next_update.unknown"}
+    post_step(client, token, incident_id, "contact", {**contact, "q.next_update": "2026-12-01"})
     client.post(f"/incidents/{incident_id}/notice/draft", data={"csrf_token": token})
     return client, token, incident_id
 
